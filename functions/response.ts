@@ -1,0 +1,32 @@
+import type { ChannelMessage, Deps } from '../shared/deps';
+import { wakeIfOffline } from '../shared/ops/activity';
+import { onCommandAnswer } from '../shared/ops/commands';
+import { onDiscoveryAnswer } from '../shared/ops/discovery';
+import { receive } from '../shared/ops/inbound';
+import { responseSchema } from '../shared/protocol/schemas';
+import { channelEntry } from './lambda/runtime';
+
+/**
+ * `response/<id>`: a device answers a server request. The answer is recorded on its pending
+ * request exactly once; a late or repeated answer, or one nobody asked for, is dropped quietly.
+ */
+export async function response(message: ChannelMessage, deps: Deps): Promise<void> {
+  const inbound = await receive('response', responseSchema, message, deps);
+  if (!inbound) return;
+  const { clientId, body } = inbound;
+  const now = deps.clock.now();
+  const answer = body.data === undefined ? { status: body.status } : { status: body.status, data: body.data };
+  const req = await deps.store.answerRequest(clientId, body.cmdId, body.transId, answer, now);
+  if (!req) {
+    deps.log.debug({ clientId, cmdId: body.cmdId, transId: body.transId }, 'dropped a response nobody waits for');
+    return;
+  }
+  // An answer is activity too; during a first registration there is no record to renew yet.
+  const before = await deps.store.updateDevice(clientId, {}, now);
+  await Promise.all([
+    req.purpose === 'discover' ? onDiscoveryAnswer(deps, req, answer) : onCommandAnswer(deps, req, answer),
+    wakeIfOffline(deps, clientId, before),
+  ]);
+}
+
+export const handler = channelEntry(response);

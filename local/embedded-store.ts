@@ -1,0 +1,36 @@
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo, Server } from 'node:net';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+
+/** The embedded store of `npm start` when DYNAMODB_ENDPOINT is unset. */
+export interface Running {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** dynalite persisted under `dataDir` (LevelDB files), or in memory when dataDir is null. */
+export async function startEmbeddedStore(dataDir: string | null, port = 0): Promise<Running> {
+  let path: string | undefined;
+  if (dataDir) {
+    path = join(dataDir, 'dynamodb');
+    mkdirSync(path, { recursive: true });
+  }
+  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as unknown as Server;
+  await listen(server, '127.0.0.1', port);
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,136 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { createApi } from '../functions/api';
+import { reaper } from '../functions/reaper';
+import { configFromEnv, positiveInt } from '../shared/config';
+import type { Deps } from '../shared/deps';
+import { fanOutEventSink, mqttEventSink } from '../shared/events';
+import { systemClock, type Logger } from '../shared/ports';
+import { createDocumentClient, RegistryStore } from '../shared/store/registry';
+import { ensureTable } from '../shared/store/table';
+import { Bridge } from './bridge';
+import { startEmbeddedStore, type Running } from './embedded-store';
+import { EventBus } from './event-bus';
+
+/** Everything `npm start` runs on one machine: broker, store, bridge, HTTP API, reaper. */
+export interface Stack {
+  deps: Deps;
+  bridge: Bridge;
+  bus: EventBus;
+  mqttUrl: string;
+  dynamoEndpoint: string;
+  apiUrl: string;
+  /** Runs the reaper once now (the interval runs it anyway). */
+  reap(): ReturnType<typeof reaper>;
+  close(): Promise<void>;
+}
+
+export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Logger): Promise<Stack> {
+  const logger: Logger = log ?? pino({ level: env.LOG_LEVEL ?? 'info' });
+  const config = configFromEnv(env);
+  const owned: Running[] = [];
+  const stopOwned = async () => {
+    for (const r of owned.reverse()) await r.close().catch(() => undefined);
+  };
+  try {
+    let dynamoEndpoint = env.DYNAMODB_ENDPOINT;
+    if (!dynamoEndpoint) {
+      const dataDir = resolve(env.LWMQN_DATA_DIR || '.lwmqn');
+      const store = await startEmbeddedStore(dataDir);
+      owned.push(store);
+      dynamoEndpoint = store.url;
+      logger.info({ dataDir }, 'embedded DynamoDB-compatible store (dynalite) started');
+    }
+    let mqttUrl = env.MQTT_URL;
+    if (!mqttUrl) {
+      const { startEmbeddedBroker } = await import('./embedded-broker');
+      const broker = await startEmbeddedBroker(env.MQTT_HOST ?? '127.0.0.1', positiveInt(env, 'MQTT_PORT', 1883));
+      owned.push(broker);
+      mqttUrl = broker.url;
+      logger.info({ url: mqttUrl }, 'embedded MQTT broker (aedes) started');
+    }
+
+    const dynamo = new DynamoDBClient({
+      endpoint: dynamoEndpoint,
+      region: env.AWS_REGION ?? 'local',
+      credentials: {
+        accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      },
+    });
+    const tableName = env.TABLE_NAME || 'lwmqn';
+    const created = await ensureTable(dynamo, tableName);
+    logger.info({ tableName, created }, 'table ready');
+
+    const bridge = new Bridge({
+      url: mqttUrl,
+      clientId: env.LWMQN_BRIDGE_ID || 'lwmqn-bridge',
+      username: env.LWMQN_BRIDGE_USERNAME,
+      password: env.LWMQN_BRIDGE_PASSWORD,
+      log: logger,
+    });
+    const bus = new EventBus();
+    const deps: Deps = {
+      store: new RegistryStore(createDocumentClient(dynamo), tableName, positiveInt(env, 'LWMQN_INDEX_SHARDS', 8)),
+      publisher: bridge.publisher,
+      events: fanOutEventSink(mqttEventSink(bridge.publisher), bus),
+      clock: systemClock,
+      log: logger,
+      config,
+    };
+    await bridge.start(deps);
+
+    const http = serve({
+      fetch: createApi(deps).fetch,
+      hostname: env.HTTP_HOST || '127.0.0.1',
+      port: env.HTTP_PORT === '0' ? 0 : positiveInt(env, 'HTTP_PORT', 8080),
+    });
+    await new Promise<void>((ok, fail) => {
+      if (http.listening) return ok();
+      http.once('listening', ok);
+      http.once('error', fail);
+    });
+    const { port } = http.address() as AddressInfo;
+    const apiUrl = `http://${env.HTTP_HOST || '127.0.0.1'}:${port}`;
+    logger.info({ apiUrl }, 'management API listening');
+
+    let reaping: Promise<unknown> = Promise.resolve();
+    const reap = () => {
+      const run = reaper(deps);
+      reaping = run.catch((err) => logger.error({ err }, 'reaper run failed'));
+      return run;
+    };
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void reap()
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000));
+
+    return {
+      deps,
+      bridge,
+      bus,
+      mqttUrl,
+      dynamoEndpoint,
+      apiUrl,
+      reap,
+      close: async () => {
+        clearInterval(timer);
+        await new Promise<void>((ok) => http.close(() => ok()));
+        await reaping;
+        await bridge.close();
+        dynamo.destroy();
+        await stopOwned();
+      },
+    };
+  } catch (err) {
+    await stopOwned();
+    throw err;
+  }
+}

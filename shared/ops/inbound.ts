@@ -1,0 +1,62 @@
+import type { z } from 'zod';
+import { respond, type ChannelMessage, type Deps } from '../deps';
+import { decodeBase64Payload, usableTransId } from '../protocol/payload';
+import { describeIssue } from '../protocol/schemas';
+import { Status } from '../protocol/status';
+import { parseClientTopic, type ClientChannel, type RespondingChannel } from '../protocol/topics';
+
+export interface Inbound<T> {
+  clientId: string;
+  body: T;
+}
+
+const RESPONDING: ReadonlySet<ClientChannel> = new Set(['register', 'deregister', 'update', 'ping', 'notify', 'schedule']);
+
+/**
+ * The common front of every channel handler: checks the topic, drops spoofed messages (the
+ * cloud broker tells us who really published), decodes and validates the payload, and answers
+ * 400 on the channel's response topic when the message is unusable. Returns null when the
+ * handler has nothing more to do.
+ */
+export async function receive<S extends z.ZodType>(
+  channel: ClientChannel,
+  schema: S | null,
+  message: ChannelMessage,
+  deps: Deps,
+): Promise<Inbound<z.infer<S>> | null> {
+  const clientId = identify(channel, message, deps);
+  if (clientId === null) return null;
+  if (schema === null) return { clientId, body: undefined as z.infer<S> };
+  const decoded = decodeBase64Payload(message.payload);
+  let reason: string;
+  let raw: unknown = decoded.value;
+  if (decoded.ok) {
+    const parsed = schema.safeParse(decoded.value);
+    if (parsed.success) return { clientId, body: parsed.data };
+    reason = describeIssue(parsed.error);
+  } else {
+    reason = decoded.reason;
+  }
+  deps.log.warn({ channel, clientId, reason }, 'rejected message');
+  if (RESPONDING.has(channel)) {
+    await respond(deps, channel as RespondingChannel, clientId, usableTransId(raw), Status.BadRequest);
+  }
+  return null;
+}
+
+/** The clientId the message speaks for, or null when it must be dropped unanswered. */
+export function identify(channel: ClientChannel, message: ChannelMessage, deps: Deps): string | null {
+  const topic = typeof message?.topic === 'string' ? parseClientTopic(message.topic) : null;
+  if (!topic || topic.channel !== channel) {
+    deps.log.warn({ channel, topic: String(message?.topic).slice(0, 200) }, 'dropped message on a foreign topic');
+    return null;
+  }
+  if (message.mqttClientId !== undefined && message.mqttClientId !== topic.clientId) {
+    deps.log.warn(
+      { channel, clientId: topic.clientId, mqttClientId: String(message.mqttClientId).slice(0, 200) },
+      'dropped spoofed message: publisher is not the topic clientId',
+    );
+    return null;
+  }
+  return topic.clientId;
+}

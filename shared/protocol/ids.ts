@@ -1,0 +1,43 @@
+import lwm2mId = require('lwm2m-id');
+
+/**
+ * Identifier normalisation (PROTOCOL.md section 5). The stored tree is keyed by numeric ids
+ * written as strings (DynamoDB map keys are strings); names the IPSO/LWM2M dictionary does
+ * not know stay as given.
+ */
+export type Id = string | number;
+
+const NUMERIC = /^(0|[1-9][0-9]{0,9})$/;
+
+function asNumeric(id: Id): number | undefined {
+  if (typeof id === 'number') return Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+  return NUMERIC.test(id) ? Number(id) : undefined;
+}
+
+export function normalizeOid(oid: Id): string {
+  const n = asNumeric(oid);
+  if (n !== undefined) return String(n);
+  const item = lwm2mId.getOid(oid);
+  return item ? String(item.value) : String(oid);
+}
+
+export function normalizeIid(iid: Id): string {
+  const n = asNumeric(iid);
+  return n !== undefined ? String(n) : String(iid);
+}
+
+/** Resource names are looked up under their object first, then among the generic resources. */
+export function normalizeRid(oid: Id, rid: Id): string {
+  const n = asNumeric(rid);
+  if (n !== undefined) return String(n);
+  const key = normalizeOid(oid);
+  const oidNum = asNumeric(key);
+  const item = (oidNum !== undefined ? lwm2mId.getRid(oidNum, rid) : undefined) ?? lwm2mId.getRid(rid);
+  return item ? String(item.value) : String(rid);
+}
+
+/** Numbers stay numbers on the wire when they are numeric, so devices see what they sent. */
+export function wireId(id: string): string | number {
+  const n = asNumeric(id);
+  return n !== undefined ? n : id;
+}

@@ -1,0 +1,71 @@
+/**
+ * Turns the base64 payload of a channel message into a JSON object, within fixed limits so
+ * hostile input costs bounded memory and time (DESIGN.md: even non-JSON reaches the handler).
+ */
+export const LIMITS = {
+  /** Largest raw payload accepted, in bytes. A full objList of a large device stays far below. */
+  maxPayloadBytes: 64 * 1024,
+  /** Deepest nesting of objects/arrays accepted inside a payload. */
+  maxDepth: 16,
+};
+
+export type Decoded =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; reason: string; value?: unknown };
+
+// Keys that would reach Object.prototype when a parsed payload is merged into another object.
+const POISONED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function decodeBase64Payload(payload: string): Decoded {
+  if (typeof payload !== 'string') return { ok: false, reason: 'payload is not a string' };
+  // base64 expands 3 bytes into 4 characters; refuse before decoding anything too large.
+  if (payload.length > Math.ceil(LIMITS.maxPayloadBytes / 3) * 4 + 4) {
+    return { ok: false, reason: 'payload too large' };
+  }
+  const bytes = Buffer.from(payload, 'base64');
+  if (bytes.length > LIMITS.maxPayloadBytes) return { ok: false, reason: 'payload too large' };
+  return decodeJsonObject(bytes.toString('utf8'));
+}
+
+export function decodeJsonObject(text: string): Decoded {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'payload is not JSON' };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, reason: 'payload is not a JSON object', value };
+  }
+  const problem = checkShape(value);
+  if (problem) return { ok: false, reason: problem, value };
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
+/** Iterative walk: a deeply nested payload must not overflow the stack while being checked. */
+function checkShape(root: unknown): string | undefined {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > LIMITS.maxDepth) return 'payload nested too deeply';
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push([item, depth + 1]);
+      continue;
+    }
+    for (const key of Object.keys(node)) {
+      if (POISONED_KEYS.has(key)) return `forbidden key ${key}`;
+      stack.push([(node as Record<string, unknown>)[key], depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/** The transId to echo in a 400: the client's, when it is usable, else 0 (PROTOCOL.md section 2). */
+export function usableTransId(value: unknown): number {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const t = (value as Record<string, unknown>).transId;
+    if (typeof t === 'number' && Number.isSafeInteger(t) && t >= 0) return t;
+  }
+  return 0;
+}

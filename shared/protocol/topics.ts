@@ -1,0 +1,52 @@
+/** LWMQN topics (PROTOCOL.md section 1). */
+
+export const CLIENT_CHANNELS = [
+  'register',
+  'deregister',
+  'update',
+  'ping',
+  'notify',
+  'schedule',
+  'lwt',
+  'response',
+] as const;
+export type ClientChannel = (typeof CLIENT_CHANNELS)[number];
+
+/** Channels whose server answer goes to `<channel>/response/<id>`. */
+export type RespondingChannel = Exclude<ClientChannel, 'lwt' | 'response'>;
+
+export const ANNOUNCE_TOPIC = 'announce';
+export const SERVER_SUBSCRIPTIONS: readonly string[] = CLIENT_CHANNELS.map((c) => `${c}/+`);
+
+export const MAX_CLIENT_ID_LENGTH = 128;
+// Besides the MQTT wildcards and the level separator, control characters are refused: they
+// have no business in an identity and make logs and topics ambiguous.
+const FORBIDDEN_IN_CLIENT_ID = /[/+#\u0000-\u001f\u007f]/;
+
+export function isValidClientId(id: string): boolean {
+  return id.length >= 1 && id.length <= MAX_CLIENT_ID_LENGTH && !FORBIDDEN_IN_CLIENT_ID.test(id);
+}
+
+export function isClientChannel(name: string): name is ClientChannel {
+  return (CLIENT_CHANNELS as readonly string[]).includes(name);
+}
+
+export interface ParsedTopic {
+  channel: ClientChannel;
+  clientId: string;
+}
+
+/** `<channel>/<clientId>` with exactly two levels; anything else is not ours. */
+export function parseClientTopic(topic: string): ParsedTopic | null {
+  const slash = topic.indexOf('/');
+  if (slash <= 0) return null;
+  const channel = topic.slice(0, slash);
+  const clientId = topic.slice(slash + 1);
+  if (!isClientChannel(channel) || !isValidClientId(clientId)) return null;
+  return { channel, clientId };
+}
+
+export const responseTopic = (channel: RespondingChannel, clientId: string): string =>
+  `${channel}/response/${clientId}`;
+export const requestTopic = (clientId: string): string => `request/${clientId}`;
+export const eventTopic = (clientId: string, type: string): string => `lwmqn/events/${clientId}/${type}`;

@@ -1,0 +1,66 @@
+import type { ObjList } from '../protocol/objlist';
+
+/** What the registry keeps (DESIGN.md "State"); times are epoch seconds unless named `Ms`. */
+export type DeviceStatus = 'online' | 'sleep' | 'offline';
+
+/** `{oid: {iid: {rid: value}}}` keyed by numeric ids written as strings. */
+export type ObjectTree = Record<string, Record<string, Record<string, unknown>>>;
+
+/** The public record of DESIGN.md. */
+export interface DeviceRecord {
+  clientId: string;
+  joinTime: number;
+  lifetime: number;
+  ip: string;
+  mac: string;
+  version: string;
+  objList: ObjList;
+  status: DeviceStatus;
+  expiresAt: number;
+}
+
+export interface DeviceItem extends DeviceRecord {
+  objects: ObjectTree;
+  /** Set while asleep with a duration: the device goes offline if it has not woken by then. */
+  wakeBy?: number;
+}
+
+export type DeviceAttrs = Pick<DeviceRecord, 'lifetime' | 'ip' | 'mac' | 'version'>;
+
+export type DiscoveryPurpose = 'register' | 'reregister' | 'update';
+
+/** A registration (or objList update) waiting for the device to answer its object reads. */
+export interface Discovery {
+  clientId: string;
+  regId: string;
+  purpose: DiscoveryPurpose;
+  clientTransId: number;
+  attrs: DeviceAttrs;
+  /** Attribute names the client actually sent in an update, for `devUpdate`. */
+  changed: string[];
+  objList: ObjList;
+  objects: Record<string, Record<string, Record<string, unknown>>>;
+  remaining: number;
+  expiresAt: number;
+}
+
+/** A request the server published on `request/<id>` and whose response it still expects. */
+export interface PendingRequest {
+  clientId: string;
+  cmdId: number;
+  transId: number;
+  purpose: 'discover' | 'command';
+  regId?: string;
+  oid?: string;
+  iid?: string;
+  rid?: string;
+  expiresAt: number;
+  answer?: { status: number; data?: unknown };
+}
+
+export const toSeconds = (ms: number): number => Math.floor(ms / 1000);
+
+export function toRecord(item: DeviceItem): DeviceRecord {
+  const { clientId, joinTime, lifetime, ip, mac, version, objList, status, expiresAt } = item;
+  return { clientId, joinTime, lifetime, ip, mac, version, objList, status, expiresAt };
+}

@@ -1,0 +1,482 @@
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EXPIRY_INDEX, RECORD_ATTRIBUTES, SLEEP_INDEX } from './table';
+import {
+  toSeconds,
+  type DeviceItem,
+  type DeviceRecord,
+  type DeviceStatus,
+  type Discovery,
+  type PendingRequest,
+} from './model';
+
+/**
+ * The registry over one DynamoDB table. Every write that can race another handler is a
+ * conditional, partial UpdateItem on the attributes it owns; nothing here reads an item to
+ * write it back. Expired items are treated as gone whether or not TTL has collected them.
+ */
+
+/** The store refused a value the device sent (too large, a number DynamoDB cannot hold...). */
+export class RejectedValueError extends Error {
+  override name = 'RejectedValueError';
+}
+
+const DEVICE_SK = 'device';
+const DISCOVERY_SK = 'discovery';
+const deviceKey = (clientId: string) => ({ pk: `d#${clientId}`, sk: DEVICE_SK });
+const discoveryKey = (clientId: string) => ({ pk: `d#${clientId}`, sk: DISCOVERY_SK });
+const requestKey = (clientId: string, cmdId: number, transId: number) => ({
+  pk: `d#${clientId}`,
+  sk: `req#${cmdId}#${transId}`,
+});
+const JOIN_KEY = { pk: 'settings', sk: 'join' };
+
+const isConditionFailure = (err: unknown) => (err as Error)?.name === 'ConditionalCheckFailedException';
+
+export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true },
+    // Devices send any JSON number; read them back as plain numbers instead of throwing.
+    unmarshallOptions: { wrapNumbers: (n: string) => Number(n) },
+  });
+}
+
+/** FNV-1a: a stable, cheap spread of clientIds over the index shards. */
+export function shardOf(clientId: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < clientId.length; i++) {
+    h ^= clientId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+class Names {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private n = 0;
+  name(attr: string): string {
+    const key = `#n${this.n++}`;
+    this.names[key] = attr;
+    return key;
+  }
+  value(v: unknown): string {
+    const key = `:v${this.n++}`;
+    this.values[key] = v;
+    return key;
+  }
+}
+
+export interface DeviceChanges {
+  lifetime?: number;
+  ip?: string;
+  version?: string;
+  objList?: DeviceItem['objList'];
+  objects?: DeviceItem['objects'];
+  status?: DeviceStatus;
+}
+
+export class RegistryStore {
+  readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    readonly shards = 8,
+  ) {
+    this.doc = doc;
+  }
+
+  private kind(prefix: 'd' | 'r' | 's', clientId: string): string {
+    return `${prefix}#${shardOf(clientId, this.shards)}`;
+  }
+
+  private async send<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if ((err as Error)?.name === 'ValidationException' && /size|number|numeric|magnitude|precision|empty/i.test((err as Error).message)) {
+        throw new RejectedValueError((err as Error).message);
+      }
+      throw err;
+    }
+  }
+
+  // ---- devices -------------------------------------------------------------------------
+
+  async getDevice(clientId: string, nowMs: number): Promise<DeviceItem | null> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: deviceKey(clientId), ConsistentRead: true }),
+    );
+    const item = out.Item as DeviceItem | undefined;
+    return item && item.expiresAt >= toSeconds(nowMs) ? stripKeys(item) : null;
+  }
+
+  /**
+   * Writes a newly discovered device. Succeeds over nothing, over an expired record, or over
+   * the same device (same mac); returns whether it existed, or 'conflict' for another mac.
+   */
+  async createDevice(item: DeviceItem, nowMs: number): Promise<{ existed: boolean } | 'conflict'> {
+    try {
+      const out = await this.send(() =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...deviceKey(item.clientId), ...item, kind: this.kind('d', item.clientId) },
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR mac = :mac',
+            ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
+            ReturnValues: 'ALL_OLD',
+          }),
+        ),
+      );
+      const old = out.Attributes as DeviceItem | undefined;
+      return { existed: !!old && old.expiresAt >= toSeconds(nowMs) };
+    } catch (err) {
+      if (isConditionFailure(err)) return 'conflict';
+      throw err;
+    }
+  }
+
+  /**
+   * Partial update of a live device that also counts as activity (renews `expiresAt`).
+   * Returns the item as it was before, or null when the device is not registered.
+   */
+  async updateDevice(
+    clientId: string,
+    changes: DeviceChanges,
+    nowMs: number,
+    opts: { wakeBy?: number | null; expectStatus?: DeviceStatus[] } = {},
+  ): Promise<DeviceItem | null> {
+    const x = new Names();
+    const now = x.value(toSeconds(nowMs));
+    const sets: string[] = [];
+    const removes: string[] = [];
+    for (const [attr, value] of Object.entries(changes)) {
+      if (value !== undefined) sets.push(`${x.name(attr)} = ${x.value(value)}`);
+    }
+    const lifetime = changes.lifetime !== undefined ? x.value(changes.lifetime) : x.name('lifetime');
+    sets.push(`${x.name('expiresAt')} = ${lifetime} + ${now}`);
+    if (opts.wakeBy === null) removes.push(x.name('wakeBy'), x.name('sleepKind'));
+    else if (opts.wakeBy !== undefined) {
+      sets.push(`${x.name('wakeBy')} = ${x.value(opts.wakeBy)}`);
+      sets.push(`${x.name('sleepKind')} = ${x.value(this.kind('s', clientId))}`);
+    }
+    let condition = `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now}`;
+    if (opts.expectStatus) {
+      const st = x.name('status');
+      condition += ` AND (${opts.expectStatus.map((s) => `${st} = ${x.value(s)}`).join(' OR ')})`;
+    }
+    return this.conditionalUpdate(clientId, sets, removes, condition, x);
+  }
+
+  /**
+   * The notify write: sets resources of one instance and renews the lifetime in one request,
+   * only if the instance (and, when `mustExist`, each resource) is in the stored tree.
+   */
+  async setResources(
+    clientId: string,
+    oid: string,
+    iid: string,
+    values: Record<string, unknown>,
+    nowMs: number,
+  ): Promise<DeviceItem | null> {
+    const x = new Names();
+    const now = x.value(toSeconds(nowMs));
+    const instancePath = `${x.name('objects')}.${x.name(oid)}.${x.name(iid)}`;
+    const sets = [`${x.name('expiresAt')} = ${x.name('lifetime')} + ${now}`];
+    const conditions = [`attribute_exists(pk)`, `${x.name('expiresAt')} >= ${now}`];
+    for (const [rid, value] of Object.entries(values)) {
+      const path = `${instancePath}.${x.name(rid)}`;
+      sets.push(`${path} = ${x.value(value)}`);
+      conditions.push(`attribute_exists(${path})`);
+    }
+    return this.conditionalUpdate(clientId, sets, [], conditions.join(' AND '), x);
+  }
+
+  private async conditionalUpdate(
+    clientId: string,
+    sets: string[],
+    removes: string[],
+    condition: string,
+    x: Names,
+  ): Promise<DeviceItem | null> {
+    const expression = `SET ${sets.join(', ')}` + (removes.length ? ` REMOVE ${removes.join(', ')}` : '');
+    try {
+      const out = await this.send(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: deviceKey(clientId),
+            UpdateExpression: expression,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: x.names,
+            ExpressionAttributeValues: x.values,
+            ReturnValues: 'ALL_OLD',
+          }),
+        ),
+      );
+      return stripKeys(out.Attributes as DeviceItem);
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Status changes that are not activity (lwt, a sleep deadline passing). */
+  async setStatusIf(clientId: string, status: DeviceStatus, expect: DeviceStatus[], nowMs: number): Promise<DeviceItem | null> {
+    const x = new Names();
+    const st = x.name('status');
+    const condition =
+      `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${x.value(toSeconds(nowMs))}` +
+      ` AND (${expect.map((s) => `${st} = ${x.value(s)}`).join(' OR ')})`;
+    return this.conditionalUpdate(
+      clientId,
+      [`${st} = ${x.value(status)}`],
+      [x.name('wakeBy'), x.name('sleepKind')],
+      condition,
+      x,
+    );
+  }
+
+  /** Removes a live device; returns what it was, or null when it was not registered. */
+  async deleteDevice(clientId: string, nowMs: number): Promise<DeviceItem | null> {
+    const out = await this.doc.send(
+      new DeleteCommand({ TableName: this.tableName, Key: deviceKey(clientId), ReturnValues: 'ALL_OLD' }),
+    );
+    const old = out.Attributes as DeviceItem | undefined;
+    return old && old.expiresAt >= toSeconds(nowMs) ? stripKeys(old) : null;
+  }
+
+  /** Removes a device only if its lifetime really ran out, so a racing renewal wins. */
+  async reapDevice(clientId: string, nowMs: number): Promise<DeviceItem | null> {
+    try {
+      const out = await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: deviceKey(clientId),
+          ConditionExpression: 'expiresAt < :now',
+          ExpressionAttributeValues: { ':now': toSeconds(nowMs) },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return out.Attributes ? stripKeys(out.Attributes as DeviceItem) : null;
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  async listDevices(nowMs: number): Promise<DeviceRecord[]> {
+    const now = toSeconds(nowMs);
+    const items = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'expiresAt', '>=', now);
+    return items
+      .map((i) => pick(i, [...RECORD_ATTRIBUTES, 'expiresAt']) as unknown as DeviceRecord)
+      .sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+  }
+
+  async expiredDeviceIds(nowMs: number): Promise<string[]> {
+    const items = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'expiresAt', '<', toSeconds(nowMs));
+    return items.map((i) => String(i.pk).slice(2));
+  }
+
+  async overdueSleeperIds(nowMs: number): Promise<string[]> {
+    const items = await this.queryShards('s', SLEEP_INDEX, 'sleepKind', 'wakeBy', '<', toSeconds(nowMs));
+    return items.map((i) => String(i.pk).slice(2));
+  }
+
+  private async queryShards(
+    prefix: 'd' | 'r' | 's',
+    index: string,
+    hashAttr: string,
+    rangeAttr: string,
+    op: '<' | '>=',
+    bound: number,
+  ): Promise<Record<string, unknown>[]> {
+    const perShard = await Promise.all(
+      Array.from({ length: this.shards }, async (_, shard) => {
+        const found: Record<string, unknown>[] = [];
+        let start: Record<string, unknown> | undefined;
+        do {
+          const out = await this.doc.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: index,
+              KeyConditionExpression: `#h = :h AND #r ${op} :b`,
+              ExpressionAttributeNames: { '#h': hashAttr, '#r': rangeAttr },
+              ExpressionAttributeValues: { ':h': `${prefix}#${shard}`, ':b': bound },
+              ExclusiveStartKey: start,
+            }),
+          );
+          found.push(...((out.Items ?? []) as Record<string, unknown>[]));
+          start = out.LastEvaluatedKey;
+        } while (start);
+        return found;
+      }),
+    );
+    return perShard.flat();
+  }
+
+  // ---- discoveries (registration reads in progress) ----------------------------------
+
+  /** A new discovery replaces any earlier one of the same client; late answers to it are dropped by regId. */
+  async putDiscovery(d: Discovery): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...discoveryKey(d.clientId), ...d, kind: this.kind('r', d.clientId) },
+      }),
+    );
+  }
+
+  async getDiscovery(clientId: string, nowMs: number): Promise<Discovery | null> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: discoveryKey(clientId), ConsistentRead: true }),
+    );
+    const d = out.Item as Discovery | undefined;
+    return d && d.expiresAt >= toSeconds(nowMs) ? stripKeys(d) : null;
+  }
+
+  /** Records one object's read result; returns the discovery as it is now, or null if it is no longer current. */
+  async addDiscoveredObject(
+    clientId: string,
+    regId: string,
+    oid: string,
+    tree: Record<string, Record<string, unknown>>,
+  ): Promise<Discovery | null> {
+    try {
+      const out = await this.send(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: discoveryKey(clientId),
+            UpdateExpression: 'SET objects.#oid = :tree, remaining = remaining - :one',
+            ConditionExpression: 'regId = :regId',
+            ExpressionAttributeNames: { '#oid': oid },
+            ExpressionAttributeValues: { ':tree': tree, ':one': 1, ':regId': regId },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return stripKeys(out.Attributes as Discovery);
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Takes a discovery out of the table; only the caller that gets it back may finish or fail it. */
+  async claimDiscovery(clientId: string, regId: string): Promise<Discovery | null> {
+    try {
+      const out = await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: discoveryKey(clientId),
+          ConditionExpression: 'regId = :regId',
+          ExpressionAttributeValues: { ':regId': regId },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return out.Attributes ? stripKeys(out.Attributes as Discovery) : null;
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  async overdueDiscoveries(nowMs: number): Promise<Array<{ clientId: string; regId: string }>> {
+    const items = await this.queryShards('r', EXPIRY_INDEX, 'kind', 'expiresAt', '<', toSeconds(nowMs));
+    return items.map((i) => ({ clientId: String(i.pk).slice(2), regId: String(i.regId) }));
+  }
+
+  // ---- pending server requests --------------------------------------------------------
+
+  /** False when the (clientId, cmdId, transId) slot is taken by a request still pending. */
+  async putRequest(req: PendingRequest, nowMs: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...requestKey(req.clientId, req.cmdId, req.transId), ...req },
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': toSeconds(nowMs) },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Records the device's answer on its pending request, once: a duplicate or a request nobody
+   * waits for any more yields null.
+   */
+  async answerRequest(
+    clientId: string,
+    cmdId: number,
+    transId: number,
+    answer: { status: number; data?: unknown },
+    nowMs: number,
+  ): Promise<PendingRequest | null> {
+    try {
+      const out = await this.send(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: requestKey(clientId, cmdId, transId),
+            UpdateExpression: 'SET answer = :a',
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(answer) AND expiresAt >= :now',
+            ExpressionAttributeValues: { ':a': answer, ':now': toSeconds(nowMs) },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return stripKeys(out.Attributes as PendingRequest);
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  async getRequest(clientId: string, cmdId: number, transId: number): Promise<PendingRequest | null> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: requestKey(clientId, cmdId, transId), ConsistentRead: true }),
+    );
+    return out.Item ? stripKeys(out.Item as PendingRequest) : null;
+  }
+
+  async deleteRequest(clientId: string, cmdId: number, transId: number): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: requestKey(clientId, cmdId, transId) }));
+  }
+
+  // ---- settings ------------------------------------------------------------------------
+
+  async getJoinUntilMs(): Promise<number> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: JOIN_KEY, ConsistentRead: true }));
+    return typeof out.Item?.untilMs === 'number' ? out.Item.untilMs : 0;
+  }
+
+  async setJoinUntilMs(untilMs: number): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...JOIN_KEY, untilMs } }));
+  }
+}
+
+function stripKeys<T>(item: T): T {
+  if (!item) return item;
+  const { pk: _pk, sk: _sk, kind: _kind, sleepKind: _sleepKind, ...rest } = item as Record<string, unknown>;
+  return rest as T;
+}
+
+function pick(item: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in item) out[k] = item[k];
+  return out;
+}

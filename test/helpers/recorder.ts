@@ -1,0 +1,103 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { ServerConfig } from '../../shared/config';
+import type { ChannelMessage, Deps } from '../../shared/deps';
+import type { Clock, EventSink, LwmqnEvent, Logger, Publisher } from '../../shared/ports';
+import { createDocumentClient, RegistryStore } from '../../shared/store/registry';
+import { ensureTable } from '../../shared/store/table';
+import { startEmbeddedStore, type Running } from '../../local/embedded-store';
+
+/** Unit-test deps: a real in-memory dynalite table, a recording publisher and event sink, a settable clock. */
+export interface Published {
+  topic: string;
+  payload: string;
+  json: () => any;
+}
+
+export class RecordingPublisher implements Publisher {
+  readonly published: Published[] = [];
+  async publish(topic: string, payload: string): Promise<void> {
+    this.published.push({ topic, payload, json: () => JSON.parse(payload) });
+  }
+  on(topic: string): any[] {
+    return this.published.filter((p) => p.topic === topic).map((p) => p.json());
+  }
+  clear(): void {
+    this.published.length = 0;
+  }
+}
+
+export class RecordingEvents implements EventSink {
+  readonly events: LwmqnEvent[] = [];
+  async emit(event: LwmqnEvent): Promise<void> {
+    this.events.push(event);
+  }
+  of(type: string): LwmqnEvent[] {
+    return this.events.filter((e) => e.type === type);
+  }
+  clear(): void {
+    this.events.length = 0;
+  }
+}
+
+export class ManualClock implements Clock {
+  constructor(public ms = Date.UTC(2026, 0, 1)) {}
+  now(): number {
+    return this.ms;
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface TestDeps extends Deps {
+  publisher: RecordingPublisher;
+  events: RecordingEvents;
+  clock: ManualClock;
+}
+
+export interface TestStore {
+  endpoint: string;
+  client: DynamoDBClient;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/** One dynalite per test file; each `makeDeps` call gets its own fresh table in it. */
+export async function startTestStore(): Promise<TestStore> {
+  const server: Running = await startEmbeddedStore(null);
+  const client = new DynamoDBClient({
+    endpoint: server.url,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  return {
+    endpoint: server.url,
+    client,
+    close: async () => {
+      client.destroy();
+      await server.close();
+    },
+  };
+}
+
+export async function makeDeps(store: TestStore, config: Partial<ServerConfig> = {}): Promise<TestDeps> {
+  const tableName = `t${process.pid}_${++counter}`;
+  await ensureTable(store.client, tableName);
+  return {
+    store: new RegistryStore(createDocumentClient(store.client), tableName, 4),
+    publisher: new RecordingPublisher(),
+    events: new RecordingEvents(),
+    clock: new ManualClock(),
+    log: silentLog,
+    config: { requestTimeoutMs: 10_000, join: 'open', defaultLifetime: 86_400, ...config },
+  };
+}
+
+/** The DESIGN.md message a topic rule or the bridge would deliver. */
+export function message(topic: string, payload: unknown, mqttClientId?: string): ChannelMessage {
+  const raw = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return { topic, payload: Buffer.from(raw).toString('base64'), mqttClientId, receivedAt: Date.now() };
+}
