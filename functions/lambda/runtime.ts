@@ -12,6 +12,16 @@ import { createDocumentClient, RegistryStore } from '../../shared/store/registry
  * delivers exactly the DESIGN.md message, so an entry only hands it to its handler.
  */
 let cached: Deps | undefined;
+let publisherOverride: Publisher | undefined;
+
+/**
+ * Test seam: the entries publish through `publisher` instead of the IoT data plane (undefined
+ * restores it). Drops the cached deps, so the environment is read again on the next message.
+ */
+export function setPublisherForTests(publisher: Publisher | undefined): void {
+  publisherOverride = publisher;
+  cached = undefined;
+}
 
 export function iotPublisher(client: IoTDataPlaneClient): Publisher {
   return {
@@ -24,8 +34,9 @@ export function iotPublisher(client: IoTDataPlaneClient): Publisher {
 export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Deps {
   if (cached) return cached;
   const dynamo = new DynamoDBClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {});
-  const iot = new IoTDataPlaneClient(env.IOT_DATA_ENDPOINT ? { endpoint: `https://${env.IOT_DATA_ENDPOINT}` } : {});
-  const publisher = iotPublisher(iot);
+  const publisher =
+    publisherOverride ??
+    iotPublisher(new IoTDataPlaneClient(env.IOT_DATA_ENDPOINT ? { endpoint: `https://${env.IOT_DATA_ENDPOINT}` } : {}));
   cached = {
     store: new RegistryStore(createDocumentClient(dynamo), env.TABLE_NAME ?? 'lwmqn', positiveInt(env, 'LWMQN_INDEX_SHARDS', 8)),
     publisher,

@@ -1,0 +1,99 @@
+/**
+ * Deployment settings, read from CDK context (`cdk deploy -c key=value` or `cdk.json`).
+ * Context values given on the command line arrive as strings, so numbers are parsed here and
+ * every value is checked at synth time rather than failing in a Lambda later.
+ */
+export interface LwmqnSettings {
+  /** Physical table name; undefined lets CloudFormation name it (several stacks per account). */
+  tableName?: string;
+  /** Seconds of lifetime for a register that carries none (LWMQN_DEFAULT_LIFETIME). */
+  defaultLifetime: number;
+  /** How long the server waits for a device's answer (LWMQN_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  /** `permit`: unknown clients register only inside a permit-join window (LWMQN_JOIN). */
+  join: 'open' | 'permit';
+  /** The account's IoT data endpoint (`xxxx-ats.iot.<region>.amazonaws.com`); looked up at deploy time when unset. */
+  iotEndpoint?: string;
+  /** pino level of the functions' logs (LOG_LEVEL). */
+  logLevel: string;
+  /** Memory of every function, in MB. */
+  memorySize: number;
+}
+
+export const DEFAULT_SETTINGS: LwmqnSettings = {
+  defaultLifetime: 86_400,
+  requestTimeoutMs: 10_000,
+  join: 'open',
+  logLevel: 'info',
+  memorySize: 256,
+};
+
+/** The context keys this app reads, for docs and error messages. */
+export const CONTEXT_KEYS = [
+  'stackName',
+  'tableName',
+  'defaultLifetime',
+  'requestTimeoutMs',
+  'join',
+  'iotEndpoint',
+  'logLevel',
+  'memorySize',
+] as const;
+
+/**
+ * An HTTP API gives up on its integration after 30 s, and the API function may wait a full
+ * request timeout for a device's answer, so the timeout has to leave room for the rest.
+ */
+export const MAX_CLOUD_REQUEST_TIMEOUT_MS = 25_000;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+const IOT_ENDPOINT = /^[a-z0-9-]+(\.[a-z0-9-]+)+$/;
+
+type Lookup = (key: string) => unknown;
+
+export function settingsFromContext(lookup: Lookup): LwmqnSettings {
+  const s: LwmqnSettings = { ...DEFAULT_SETTINGS };
+  const tableName = text(lookup, 'tableName');
+  if (tableName !== undefined) {
+    if (!TABLE_NAME.test(tableName)) throw new Error(`context tableName: not a DynamoDB table name: ${tableName}`);
+    s.tableName = tableName;
+  }
+  s.defaultLifetime = int(lookup, 'defaultLifetime', s.defaultLifetime, 1, 10 * 365 * 86_400);
+  s.requestTimeoutMs = int(lookup, 'requestTimeoutMs', s.requestTimeoutMs, 100, MAX_CLOUD_REQUEST_TIMEOUT_MS);
+  const join = text(lookup, 'join');
+  if (join !== undefined) {
+    if (join !== 'open' && join !== 'permit') throw new Error(`context join: open or permit, not ${join}`);
+    s.join = join;
+  }
+  const iotEndpoint = text(lookup, 'iotEndpoint');
+  if (iotEndpoint !== undefined) {
+    const host = iotEndpoint.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+    if (!IOT_ENDPOINT.test(host)) throw new Error(`context iotEndpoint: a host name, not ${iotEndpoint}`);
+    s.iotEndpoint = host;
+  }
+  const logLevel = text(lookup, 'logLevel');
+  if (logLevel !== undefined) {
+    if (!LOG_LEVELS.includes(logLevel)) throw new Error(`context logLevel: one of ${LOG_LEVELS.join(', ')}`);
+    s.logLevel = logLevel;
+  }
+  s.memorySize = int(lookup, 'memorySize', s.memorySize, 128, 10_240);
+  return s;
+}
+
+function text(lookup: Lookup, key: string): string | undefined {
+  const v = lookup(key);
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new Error(`context ${key}: expected a string, got ${JSON.stringify(v)}`);
+  return v.trim();
+}
+
+function int(lookup: Lookup, key: string, fallback: number, min: number, max: number): number {
+  const v = lookup(key);
+  if (v === undefined || v === null || v === '') return fallback;
+  const n = typeof v === 'number' ? v : Number(String(v).trim());
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new Error(`context ${key}: an integer from ${min} to ${max}, not ${JSON.stringify(v)}`);
+  }
+  return n;
+}
