@@ -1,40 +1,223 @@
-import { Hono } from 'hono';
-import type { Deps } from '../shared/deps';
-import { isValidClientId } from '../shared/protocol/topics';
+import { Hono, type Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { emitEvent, respond, type Deps } from '../shared/deps';
+import { DeviceNotRegistered, sendCommand, type CommandName, type CommandRendezvous } from '../shared/ops/commands';
+import { TableRendezvous } from '../shared/ops/rendezvous';
+import { parsePath, type Target } from '../shared/protocol/paths';
+import { describeIssue } from '../shared/protocol/schemas';
+import { Status } from '../shared/protocol/status';
+import { ANNOUNCE_TOPIC, isValidClientId } from '../shared/protocol/topics';
+import type { LwmqnEvent } from '../shared/ports';
 import { toRecord } from '../shared/store/model';
 
 /**
  * The HTTP management API (DESIGN.md), the same hono app locally and behind API Gateway.
  * JSON in, JSON out; every answer that is not 2xx carries `{error}` with a reason.
  */
-export function createApi(deps: Deps): Hono {
+export interface ApiOptions {
+  /** How a command waits for its answer; by default through the table (any runtime). */
+  rendezvous?: CommandRendezvous;
+  /** The live event stream behind `GET /events`, where the runtime has one. */
+  events?: { subscribe(listener: (event: LwmqnEvent) => void): () => void };
+  /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_ANNOUNCE_BYTES = 16 * 1024;
+const MAX_PERMIT_SECONDS = 7 * 86_400;
+
+const attrsSchema = z.strictObject({
+  pmin: z.number().min(0).optional(),
+  pmax: z.number().min(0).optional(),
+  gt: z.number().optional(),
+  lt: z.number().optional(),
+  stp: z.number().min(0).optional(),
+  cancel: z.boolean().optional(),
+  pintvl: z.number().min(0).optional(),
+});
+
+/** Body schema and target rules of each device command. */
+const COMMANDS: Record<string, { cmd: CommandName; body: z.ZodType; needs: 'oid' | 'iid' | 'rid' | 'none' }> = {
+  read: { cmd: 'read', body: z.object({ path: z.string() }), needs: 'oid' },
+  discover: { cmd: 'discover', body: z.object({ path: z.string() }), needs: 'oid' },
+  write: {
+    cmd: 'write',
+    body: z.object({ path: z.string(), value: z.unknown() }).refine((b) => b.value !== undefined, {
+      message: 'value is required',
+      path: ['value'],
+    }),
+    needs: 'iid',
+  },
+  'write-attrs': { cmd: 'writeAttrs', body: z.object({ path: z.string(), attrs: attrsSchema }), needs: 'oid' },
+  execute: { cmd: 'execute', body: z.object({ path: z.string(), args: z.array(z.unknown()).max(64).optional() }), needs: 'rid' },
+  observe: { cmd: 'observe', body: z.object({ path: z.string(), cancel: z.boolean().optional() }), needs: 'oid' },
+  ping: { cmd: 'ping', body: z.object({}).optional(), needs: 'none' },
+};
+
+class BadRequest extends Error {}
+
+export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
   const app = new Hono();
+  const rendezvous = options.rendezvous ?? new TableRendezvous(deps.store, deps.clock);
 
   app.onError((err, c) => {
+    if (err instanceof BadRequest) return c.json({ error: err.message }, 400);
+    if (err instanceof DeviceNotRegistered) return c.json({ error: `device ${err.message} is not registered` }, 404);
     deps.log.error({ err, path: c.req.path }, 'api request failed');
     return c.json({ error: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
 
-  app.get('/health', (c) => c.json({ ok: true }));
+  app.use('*', async (c, next) => {
+    if (options.token && c.req.path !== '/health' && c.req.header('authorization') !== `Bearer ${options.token}`) {
+      return c.json({ error: 'missing or wrong bearer token' }, 401);
+    }
+    await next();
+  });
+
+  app.get('/health', async (c) => c.json({ ok: true, join: deps.config.join, joinTimeLeft: await joinTimeLeft(deps) }));
 
   app.get('/devices', async (c) => c.json(await deps.store.listDevices(deps.clock.now())));
 
   app.get('/devices/:id', async (c) => {
-    const id = c.req.param('id');
-    if (!isValidClientId(id)) return c.json({ error: 'invalid clientId' }, 400);
-    const device = await deps.store.getDevice(id, deps.clock.now());
-    return device ? c.json(toRecord(device)) : c.json({ error: `device ${id} is not registered` }, 404);
+    const device = await deps.store.getDevice(clientIdOf(c), deps.clock.now());
+    return device ? c.json(toRecord(device)) : notRegistered(c);
   });
 
   app.get('/devices/:id/objects', async (c) => {
-    const id = c.req.param('id');
-    if (!isValidClientId(id)) return c.json({ error: 'invalid clientId' }, 400);
-    const device = await deps.store.getDevice(id, deps.clock.now());
-    return device ? c.json(device.objects ?? {}) : c.json({ error: `device ${id} is not registered` }, 404);
+    const device = await deps.store.getDevice(clientIdOf(c), deps.clock.now());
+    return device ? c.json(device.objects ?? {}) : notRegistered(c);
+  });
+
+  app.delete('/devices/:id', async (c) => {
+    const id = clientIdOf(c);
+    const removed = await deps.store.deleteDevice(id, deps.clock.now());
+    if (!removed) return notRegistered(c);
+    await Promise.all([
+      respond(deps, 'deregister', id, 0, Status.Deleted),
+      emitEvent(deps, 'devLeaving', id, removed.mac),
+    ]);
+    return c.json({ clientId: id, removed: true });
+  });
+
+  app.post('/devices/:id/:command', async (c) => {
+    const id = clientIdOf(c);
+    const spec = COMMANDS[c.req.param('command')];
+    if (!spec) {
+      throw new BadRequest(`unknown command ${c.req.param('command')}; one of ${Object.keys(COMMANDS).join(', ')}`);
+    }
+    const body = parseBody(spec.body, await readJson(c, spec.cmd === 'ping')) as Record<string, unknown> | undefined;
+    const target = spec.needs === 'none' ? null : targetOf(body?.path, spec.needs);
+    const data = commandData(spec.cmd, body);
+    const answer = await sendCommand(deps, rendezvous, id, spec.cmd, target, data);
+    if (answer.status === Status.Timeout) return c.json({ status: Status.Timeout, error: 'the device did not answer in time' }, 504);
+    return c.json({ status: answer.status, data: answer.data ?? null });
+  });
+
+  app.post('/announce', async (c) => {
+    const { message } = parseBody(z.object({ message: z.string().min(1) }), await readJson(c));
+    if (Buffer.byteLength(message) > MAX_ANNOUNCE_BYTES) throw new BadRequest(`message is over ${MAX_ANNOUNCE_BYTES} bytes`);
+    await deps.publisher.publish(ANNOUNCE_TOPIC, message);
+    return c.json({ ok: true });
+  });
+
+  app.post('/permit-join', async (c) => {
+    const { seconds } = parseBody(z.object({ seconds: z.number().int().min(0).max(MAX_PERMIT_SECONDS) }), await readJson(c));
+    await deps.store.setJoinUntilMs(deps.clock.now() + seconds * 1000);
+    return c.json({ joinTimeLeft: seconds });
+  });
+
+  app.get('/events', (c) => {
+    const source = options.events;
+    if (!source) return c.json({ error: 'no event stream here; subscribe to MQTT lwmqn/events/#' }, 501);
+    return streamSSE(c, async (stream) => {
+      const queue: LwmqnEvent[] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = source.subscribe((event) => {
+        queue.push(event);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        unsubscribe();
+        wake?.();
+      });
+      await stream.writeSSE({ event: 'ready', data: '{}' });
+      while (!stream.aborted) {
+        const event = queue.shift();
+        if (event) {
+          await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 15_000); // a comment line keeps proxies from closing an idle stream
+        });
+        wake = undefined;
+        if (queue.length === 0 && !stream.aborted) await stream.write(': keep-alive\n\n');
+      }
+      unsubscribe();
+    });
   });
 
   return app;
+}
+
+function clientIdOf(c: Context): string {
+  const id = c.req.param('id') ?? '';
+  if (!isValidClientId(id)) throw new BadRequest('invalid clientId: 1-128 characters without / + # or control characters');
+  return id;
+}
+
+const notRegistered = (c: Context) => c.json({ error: `device ${c.req.param('id')} is not registered` }, 404);
+
+async function readJson(c: Context, optional = false): Promise<unknown> {
+  const text = await c.req.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new BadRequest(`body is over ${MAX_BODY_BYTES} bytes`);
+  if (text.trim() === '') {
+    if (optional) return undefined;
+    throw new BadRequest('a JSON body is required');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequest('body is not JSON');
+  }
+}
+
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new BadRequest(describeIssue(parsed.error));
+  return parsed.data;
+}
+
+function targetOf(path: unknown, needs: 'oid' | 'iid' | 'rid'): Target {
+  const target = parsePath(path);
+  if (!target) throw new BadRequest('path must be oid[/iid[/rid]] with numbers or IPSO names');
+  if (needs === 'iid' && target.iid === undefined) throw new BadRequest('this command needs at least oid/iid');
+  if (needs === 'rid' && target.rid === undefined) throw new BadRequest('this command needs a resource path oid/iid/rid');
+  return target;
+}
+
+function commandData(cmd: CommandName, body: Record<string, unknown> | undefined): unknown {
+  switch (cmd) {
+    case 'write':
+      return body!.value;
+    case 'writeAttrs':
+      return body!.attrs;
+    case 'execute':
+      return body!.args ?? [];
+    case 'observe':
+      return { option: body!.cancel ? 1 : 0 };
+    default:
+      return undefined;
+  }
+}
+
+async function joinTimeLeft(deps: Deps): Promise<number> {
+  const left = (await deps.store.getJoinUntilMs()) - deps.clock.now();
+  return left > 0 ? Math.ceil(left / 1000) : 0;
 }
 
 type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
@@ -45,7 +228,7 @@ export async function handler(event: unknown, context: unknown): Promise<unknown
   if (!lambdaHandler) {
     const { handle } = await import('hono/aws-lambda');
     const { depsFromEnv } = await import('./lambda/runtime');
-    lambdaHandler = handle(createApi(depsFromEnv())) as unknown as LambdaHandler;
+    lambdaHandler = handle(createApi(depsFromEnv(), { token: process.env.LWMQN_API_TOKEN })) as unknown as LambdaHandler;
   }
   return lambdaHandler(event, context);
 }

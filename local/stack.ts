@@ -9,6 +9,7 @@ import { configFromEnv, positiveInt } from '../shared/config';
 import type { Deps } from '../shared/deps';
 import { fanOutEventSink, mqttEventSink } from '../shared/events';
 import { systemClock, type Logger } from '../shared/ports';
+import { MemoryRendezvous } from '../shared/ops/rendezvous';
 import { createDocumentClient, RegistryStore } from '../shared/store/registry';
 import { ensureTable } from '../shared/store/table';
 import { Bridge } from './bridge';
@@ -73,6 +74,8 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       log: logger,
     });
     const bus = new EventBus();
+    // The API and the bridge share this process: answers reach waiting commands directly.
+    const rendezvous = new MemoryRendezvous();
     const deps: Deps = {
       store: new RegistryStore(createDocumentClient(dynamo), tableName, positiveInt(env, 'LWMQN_INDEX_SHARDS', 8)),
       publisher: bridge.publisher,
@@ -80,11 +83,12 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       clock: systemClock,
       log: logger,
       config,
+      waiters: rendezvous,
     };
     await bridge.start(deps);
 
     const http = serve({
-      fetch: createApi(deps).fetch,
+      fetch: createApi(deps, { rendezvous, events: bus, token: env.LWMQN_API_TOKEN || undefined }).fetch,
       hostname: env.HTTP_HOST || '127.0.0.1',
       port: env.HTTP_PORT === '0' ? 0 : positiveInt(env, 'HTTP_PORT', 8080),
     });

@@ -14,11 +14,22 @@ function asNumeric(id: Id): number | undefined {
   return NUMERIC.test(id) ? Number(id) : undefined;
 }
 
+/**
+ * A dictionary hit only when the name is exactly an entry's key: lwm2m-id also parses lenient
+ * numbers ('1e3', ' 3303', '05700') and answers its own methods ('toString', 'get', 'size').
+ */
+function known(item: unknown, name: Id): number | undefined {
+  const entry = item as { key?: unknown; value?: unknown } | undefined;
+  return entry && typeof entry === 'object' && entry.key === name && typeof entry.value === 'number'
+    ? entry.value
+    : undefined;
+}
+
 export function normalizeOid(oid: Id): string {
   const n = asNumeric(oid);
   if (n !== undefined) return String(n);
-  const item = lwm2mId.getOid(oid);
-  return item ? String(item.value) : String(oid);
+  const value = known(lwm2mId.getOid(oid), oid);
+  return value !== undefined ? String(value) : String(oid);
 }
 
 export function normalizeIid(iid: Id): string {
@@ -32,8 +43,8 @@ export function normalizeRid(oid: Id, rid: Id): string {
   if (n !== undefined) return String(n);
   const key = normalizeOid(oid);
   const oidNum = asNumeric(key);
-  const item = (oidNum !== undefined ? lwm2mId.getRid(oidNum, rid) : undefined) ?? lwm2mId.getRid(rid);
-  return item ? String(item.value) : String(rid);
+  const value = (oidNum !== undefined ? known(lwm2mId.getRid(oidNum, rid), rid) : undefined) ?? known(lwm2mId.getRid(rid), rid);
+  return value !== undefined ? String(value) : String(rid);
 }
 
 /** Numbers stay numbers on the wire when they are numeric, so devices see what they sent. */

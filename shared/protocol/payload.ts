@@ -47,6 +47,8 @@ function checkShape(root: unknown): string | undefined {
   const stack: Array<[unknown, number]> = [[root, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
+    // JSON.parse turns a number beyond the double range (1e999) into Infinity, which no store holds.
+    if (typeof node === 'number' && !Number.isFinite(node)) return 'number out of range';
     if (node === null || typeof node !== 'object') continue;
     if (depth > LIMITS.maxDepth) return 'payload nested too deeply';
     if (Array.isArray(node)) {

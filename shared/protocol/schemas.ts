@@ -66,6 +66,14 @@ export const notifySchema = z
       m.rid !== undefined ||
       (m.data !== null && typeof m.data === 'object' && !Array.isArray(m.data) && Object.keys(m.data).length > 0),
     { message: 'an instance notify carries {rid: value}', path: ['data'] },
+  )
+  .refine(
+    (m) =>
+      m.rid !== undefined ||
+      m.data === null ||
+      typeof m.data !== 'object' ||
+      Object.keys(m.data).every((k) => k.length >= 1 && k.length <= MAX_ID_LENGTH),
+    { message: 'resource ids are 1..64 characters', path: ['data'] },
   );
 
 export const scheduleSchema = z.object({

@@ -54,6 +54,8 @@ export interface PendingRequest {
   oid?: string;
   iid?: string;
   rid?: string;
+  /** What a write asked for, to store it once the device confirms. */
+  data?: unknown;
   expiresAt: number;
   answer?: { status: number; data?: unknown };
 }

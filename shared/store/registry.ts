@@ -178,7 +178,7 @@ export class RegistryStore {
 
   /**
    * The notify write: sets resources of one instance and renews the lifetime in one request,
-   * only if the instance (and, when `mustExist`, each resource) is in the stored tree.
+   * only if the instance (and, unless `allowNew`, each resource) is in the stored tree.
    */
   async setResources(
     clientId: string,
@@ -186,18 +186,38 @@ export class RegistryStore {
     iid: string,
     values: Record<string, unknown>,
     nowMs: number,
+    allowNew = false,
   ): Promise<DeviceItem | null> {
     const x = new Names();
     const now = x.value(toSeconds(nowMs));
     const instancePath = `${x.name('objects')}.${x.name(oid)}.${x.name(iid)}`;
     const sets = [`${x.name('expiresAt')} = ${x.name('lifetime')} + ${now}`];
-    const conditions = [`attribute_exists(pk)`, `${x.name('expiresAt')} >= ${now}`];
+    const conditions = [`attribute_exists(pk)`, `${x.name('expiresAt')} >= ${now}`, `attribute_exists(${instancePath})`];
     for (const [rid, value] of Object.entries(values)) {
       const path = `${instancePath}.${x.name(rid)}`;
       sets.push(`${path} = ${x.value(value)}`);
-      conditions.push(`attribute_exists(${path})`);
+      if (!allowNew) conditions.push(`attribute_exists(${path})`);
     }
     return this.conditionalUpdate(clientId, sets, [], conditions.join(' AND '), x);
+  }
+
+  /** Replaces one object's instances (a whole-object read result) if the object is registered. */
+  async setObject(
+    clientId: string,
+    oid: string,
+    instances: Record<string, Record<string, unknown>>,
+    nowMs: number,
+  ): Promise<DeviceItem | null> {
+    const x = new Names();
+    const now = x.value(toSeconds(nowMs));
+    const path = `${x.name('objects')}.${x.name(oid)}`;
+    return this.conditionalUpdate(
+      clientId,
+      [`${path} = ${x.value(instances)}`],
+      [],
+      `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now} AND attribute_exists(${path})`,
+      x,
+    );
   }
 
   private async conditionalUpdate(

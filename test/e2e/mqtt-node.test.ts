@@ -36,7 +36,7 @@ function makeNode(clientId: string) {
 
 const api = async (path: string) => {
   const res = await fetch(`${stack.apiUrl}${path}`);
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as any };
 };
 
 async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
