@@ -1,0 +1,36 @@
+/** Human output of the CLI: aligned tables and short status lines. */
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Deleted',
+  204: 'Changed',
+  205: 'Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Not Allowed',
+  408: 'Timeout',
+  409: 'Conflict',
+  500: 'Internal Server Error',
+};
+
+export const statusText = (status: number): string => `${status} ${STATUS_TEXT[status] ?? ''}`.trim();
+
+export function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
+  const cells = rows.map((r) => columns.map((c) => cell(r[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(columns), ...cells.map(line)].join('\n');
+}
+
+export function keyValues(record: Record<string, unknown>): string {
+  const width = Math.max(...Object.keys(record).map((k) => k.length));
+  return Object.entries(record)
+    .map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`)
+    .join('\n');
+}
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '-';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}

@@ -1,0 +1,189 @@
+import { Command } from 'commander';
+import { apiClient, ApiError, type ApiClient } from './client';
+import { keyValues, statusText, table } from './format';
+
+/**
+ * `lwmqn`: the management API from a terminal. Tables for people, `--json` for scripts; the
+ * exit code is non-zero when the API refuses or the device answers with an error status.
+ */
+const program = new Command();
+program
+  .name('lwmqn')
+  .description('Manage an LWMQN fleet through the server\'s HTTP API')
+  .option('--api <url>', 'management API', process.env.LWMQN_API || 'http://localhost:8080')
+  .option('--token <token>', 'bearer token (LWMQN_API_TOKEN)', process.env.LWMQN_API_TOKEN)
+  .option('--json', 'print the API\'s JSON instead of tables')
+  .showHelpAfterError();
+
+const opts = () => program.opts<{ api: string; token?: string; json?: boolean }>();
+const api = (): ApiClient => apiClient(opts().api, opts().token);
+const enc = encodeURIComponent;
+
+/** Prints the answer and fails on any error status, the device's included. */
+function show(res: { status: number; body: any }, human: (body: any) => string): void {
+  if (opts().json) console.log(JSON.stringify(res.body, null, 2));
+  if (res.status >= 400) {
+    const reason = res.body?.error ?? JSON.stringify(res.body);
+    throw new ApiError(`${statusText(res.status)}: ${reason}`, 1);
+  }
+  if (!opts().json) console.log(human(res.body));
+  if (typeof res.body?.status === 'number' && res.body.status >= 400) process.exitCode = 1;
+}
+
+const deviceAnswer = (body: { status: number; data: unknown }) =>
+  body.data === null || body.data === undefined
+    ? statusText(body.status)
+    : `${statusText(body.status)}\n${JSON.stringify(body.data, null, 2)}`;
+
+/** A command-line value: JSON when it parses as JSON, else the text itself. */
+function value(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function jsonArg(raw: string, what: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ApiError(`${what} must be JSON, e.g. '{"pmin":1,"pmax":60}'`, 1);
+  }
+}
+
+program
+  .command('start')
+  .description('run the local stack (what npm start does)')
+  .action(() => require('../start'));
+
+program
+  .command('devices')
+  .description('list registered devices')
+  .action(async () => {
+    const now = Date.now() / 1000;
+    show(await api().call('GET', '/devices'), (rows: any[]) =>
+      rows.length === 0
+        ? 'no devices registered'
+        : table(
+            rows.map((d) => ({ ...d, expiresIn: `${Math.max(0, Math.round(d.expiresAt - now))}s` })),
+            ['clientId', 'status', 'ip', 'mac', 'lifetime', 'expiresIn'],
+          ),
+    );
+  });
+
+program
+  .command('device <id>')
+  .description('show one device\'s record')
+  .action(async (id: string) => show(await api().call('GET', `/devices/${enc(id)}`), keyValues));
+
+program
+  .command('objects <id>')
+  .description('show one device\'s stored object tree')
+  .action(async (id: string) =>
+    show(await api().call('GET', `/devices/${enc(id)}/objects`), (b) => JSON.stringify(b, null, 2)),
+  );
+
+for (const cmd of ['read', 'discover'] as const) {
+  program
+    .command(`${cmd} <id> <path>`)
+    .description(`${cmd} an object, instance or resource (numbers or IPSO names: temperature/0/sensorValue)`)
+    .action(async (id: string, path: string) =>
+      show(await api().call('POST', `/devices/${enc(id)}/${cmd}`, { path }), deviceAnswer),
+    );
+}
+
+program
+  .command('write <id> <path> <value>')
+  .description('write a resource (value as JSON, or text)')
+  .action(async (id: string, path: string, raw: string) =>
+    show(await api().call('POST', `/devices/${enc(id)}/write`, { path, value: value(raw) }), deviceAnswer),
+  );
+
+program
+  .command('write-attrs <id> <path> <attrs>')
+  .description('set report attributes, e.g. \'{"pmin":1,"pmax":60}\'')
+  .action(async (id: string, path: string, raw: string) =>
+    show(
+      await api().call('POST', `/devices/${enc(id)}/write-attrs`, { path, attrs: jsonArg(raw, 'attrs') }),
+      deviceAnswer,
+    ),
+  );
+
+program
+  .command('execute <id> <path> [args]')
+  .description('execute a resource, with an optional JSON array of arguments')
+  .action(async (id: string, path: string, raw?: string) =>
+    show(
+      await api().call('POST', `/devices/${enc(id)}/execute`, { path, ...(raw ? { args: jsonArg(raw, 'args') } : {}) }),
+      deviceAnswer,
+    ),
+  );
+
+program
+  .command('observe <id> <path>')
+  .description('start (or with --cancel stop) notifications of a target')
+  .option('--cancel', 'stop observing')
+  .action(async (id: string, path: string, o: { cancel?: boolean }) =>
+    show(await api().call('POST', `/devices/${enc(id)}/observe`, { path, cancel: !!o.cancel }), deviceAnswer),
+  );
+
+program
+  .command('ping <id>')
+  .description('ping a device')
+  .action(async (id: string) => show(await api().call('POST', `/devices/${enc(id)}/ping`), deviceAnswer));
+
+program
+  .command('announce <text>')
+  .description('broadcast a text to every device')
+  .action(async (text: string) => show(await api().call('POST', '/announce', { message: text }), () => 'announced'));
+
+program
+  .command('permit-join <seconds>')
+  .description('let new devices register for this many seconds (0 closes)')
+  .action(async (raw: string) => {
+    const seconds = Number(raw);
+    if (!Number.isInteger(seconds) || seconds < 0) throw new ApiError('seconds must be a whole number >= 0', 1);
+    show(await api().call('POST', '/permit-join', { seconds }), (b) => `join permitted for ${b.joinTimeLeft}s`);
+  });
+
+program
+  .command('remove <id>')
+  .description('remove a device (it is told it was deregistered)')
+  .action(async (id: string) => show(await api().call('DELETE', `/devices/${enc(id)}`), () => `removed ${id}`));
+
+program
+  .command('events')
+  .description('tail the live event stream')
+  .action(async () => {
+    const res = await api().stream('/events');
+    if (!res.ok || !res.body) throw new ApiError(`${statusText(res.status)}: ${await res.text()}`, 1);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trim())
+          .join('\n');
+        if (!data || data === '{}') continue;
+        const event = JSON.parse(data);
+        if (opts().json) console.log(JSON.stringify(event));
+        else console.log(`${new Date(event.timestamp).toISOString()}  ${event.type.padEnd(11)}  ${event.clientId}  ${JSON.stringify(event.data)}`);
+      }
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ApiError) {
+    console.error(`lwmqn: ${err.message}`);
+    process.exit(err.exitCode);
+  }
+  console.error(`lwmqn: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
