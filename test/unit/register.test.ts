@@ -78,6 +78,15 @@ describe('201: a new client', () => {
     expect(deps.events.events).toEqual([]);
   });
 
+  test('object trees too large for the store fail the registration with 500, not a crash', async () => {
+    const objList = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [String(40000 + i), [0]]));
+    const trees = Object.fromEntries(Object.keys(objList).map((oid) => [oid, { '0': { '1': 'x'.repeat(60_000) } }]));
+    await register(message('register/n1', registerBody({ objList })), deps);
+    await expect(answerReads(deps, 'n1', trees)).resolves.toBe(10);
+    expect(answersTo('n1')).toEqual([{ transId: 101, status: 500 }]);
+    expect(await device('n1')).toBeNull();
+  });
+
   test('a read answered 205 without an object tree fails the registration with 500', async () => {
     await register(message('register/n1', registerBody()), deps);
     await answerReads(deps, 'n1', { '1': 'not a tree', '3303': [1, 2] });
@@ -116,6 +125,25 @@ describe('200: a known client registers again', () => {
     expect(deps.events.of('devIncoming')).toEqual([]);
   });
 
+  test('the same objList sent in the other form, or with object names, is no change: no reads', async () => {
+    await registerDevice(deps, 'n1');
+    const seedForm = [{ oid: 'temperature', iid: 1 }, { oid: 'lwm2mServer', iid: 0 }, { oid: 3303, iid: 0 }];
+    await register(message('register/n1', registerBody({ transId: 16, objList: seedForm })), deps);
+    expect(answersTo('n1')).toEqual([{ transId: 16, status: 200 }]);
+    expect(readsOf('n1')).toEqual([]);
+  });
+
+  test('an unchanged objList of objects the dictionary does not know is no change either', async () => {
+    const objList = { zeta: [0], alpha: ['b', 'a'], '3303': [0] };
+    await register(message('register/n1', registerBody({ objList })), deps);
+    await answerReads(deps, 'n1', { zeta: { '0': { x: 1 } }, alpha: { a: { y: 1 }, b: { y: 2 } }, '3303': { '0': { sensorValue: 1 } } });
+    expect(answersTo('n1')).toEqual([{ transId: 101, status: 201 }]);
+    deps.publisher.clear();
+    await register(message('register/n1', registerBody({ transId: 17, objList: { '3303': [0], alpha: ['a', 'b'], zeta: [0] } })), deps);
+    expect(answersTo('n1')).toEqual([{ transId: 17, status: 200 }]);
+    expect(readsOf('n1')).toEqual([]);
+  });
+
   test('changed attributes are stored and reported in devUpdate', async () => {
     await registerDevice(deps, 'n1');
     await register(message('register/n1', registerBody({ transId: 8, ip: '10.0.0.9', lifetime: 900 })), deps);
@@ -144,6 +172,16 @@ describe('200: a known client registers again', () => {
     expect(after?.objects).toEqual({ '3': { '0': { '0': 'acme' } }, '3303': { '1': { '5700': 5 } } });
     expect(deps.events.of('devUpdate').map((e) => e.data)).toEqual([{ objList: { '3': [0], '3303': [1] } }]);
     expect(deps.events.of('devIncoming')).toEqual([]);
+  });
+
+  test('a failed re-read answers 500 and keeps the record as it was', async () => {
+    const before = await registerDevice(deps, 'n1');
+    await register(message('register/n1', registerBody({ transId: 18, objList: { '3': [0] } })), deps);
+    await answerReads(deps, 'n1', {}, 500);
+    expect(answersTo('n1')).toEqual([{ transId: 18, status: 500 }]);
+    const after = await device('n1');
+    expect(after?.objList).toEqual(before.objList);
+    expect(after?.objects).toEqual(before.objects);
   });
 
   test('a sleeping or offline client is online again after re-registering', async () => {

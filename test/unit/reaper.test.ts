@@ -1,0 +1,108 @@
+import { ping } from '../../functions/ping';
+import { reaper } from '../../functions/reaper';
+import { register } from '../../functions/register';
+import { answerReads, registerBody, registerDevice } from '../helpers/devices';
+import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
+
+let store: TestStore;
+let deps: TestDeps;
+beforeAll(async () => (store = await startTestStore()));
+afterAll(async () => store.close());
+beforeEach(async () => (deps = await makeDeps(store)));
+
+const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const leaving = () => deps.events.of('devLeaving').map((e) => [e.clientId, e.data]);
+
+test('with nothing to do it reports nothing', async () => {
+  await registerDevice(deps, 'n1');
+  expect(await reaper(deps)).toEqual({ expired: [], failedRegistrations: [], offline: [] });
+  expect(deps.events.events).toEqual([]);
+  expect(await device('n1')).not.toBeNull();
+});
+
+test('a device whose lifetime ran out is removed and devLeaving carries its mac', async () => {
+  await registerDevice(deps, 'n1', { mac: 'AA:00:00:00:00:0A' });
+  deps.clock.advance(601_000);
+  const report = await reaper(deps);
+  expect(report.expired).toEqual(['n1']);
+  expect(leaving()).toEqual([['n1', 'aa:00:00:00:00:0a']]);
+  // Gone for good, even for a reader that does not apply the expiry rule.
+  expect(await deps.store.getDevice('n1', 0)).toBeNull();
+  expect(deps.publisher.published).toEqual([]);
+});
+
+test('a device is alive up to the last second of its lifetime', async () => {
+  await registerDevice(deps, 'n1');
+  deps.clock.advance(600_000);
+  expect((await reaper(deps)).expired).toEqual([]);
+  expect(await device('n1')).not.toBeNull();
+});
+
+test('a device renewed just before its lifetime ran out is kept', async () => {
+  await registerDevice(deps, 'n1');
+  deps.clock.advance(599_000);
+  await ping(message('ping/n1', { transId: 1 }), deps);
+  deps.clock.advance(2_000);
+  expect((await reaper(deps)).expired).toEqual([]);
+  expect(await device('n1')).not.toBeNull();
+  expect(leaving()).toEqual([]);
+});
+
+test('a renewal racing the reaper wins: removal is conditional on the lifetime still being over', async () => {
+  await registerDevice(deps, 'n1');
+  deps.clock.advance(601_000);
+  const list = deps.store.expiredDeviceIds.bind(deps.store);
+  jest.spyOn(deps.store, 'expiredDeviceIds').mockImplementation(async (now) => {
+    const ids = await list(now);
+    // A ping handled a moment earlier lands between the reaper's query and its delete.
+    await deps.store.updateDevice('n1', {}, now - 1_500);
+    return ids;
+  });
+  const report = await reaper(deps);
+  expect(report.expired).toEqual([]);
+  expect(leaving()).toEqual([]);
+  expect(await device('n1')).not.toBeNull();
+});
+
+test('only the expired devices go; a second run finds nothing more', async () => {
+  await registerDevice(deps, 'short', { lifetime: 60 });
+  await registerDevice(deps, 'long', { lifetime: 6_000 });
+  await registerDevice(deps, 'short2', { lifetime: 120 });
+  deps.clock.advance(121_000);
+  expect((await reaper(deps)).expired.sort()).toEqual(['short', 'short2']);
+  expect(await device('long')).not.toBeNull();
+  expect(await reaper(deps)).toEqual({ expired: [], failedRegistrations: [], offline: [] });
+  expect(leaving().map(([id]) => id).sort()).toEqual(['short', 'short2']);
+});
+
+test('a reaped device that pings is told 404', async () => {
+  await registerDevice(deps, 'n1');
+  deps.clock.advance(601_000);
+  await reaper(deps);
+  await ping(message('ping/n1', { transId: 2 }), deps);
+  expect(deps.publisher.on('ping/response/n1')).toEqual([{ transId: 2, status: 404 }]);
+});
+
+test('a registration whose reads stall past the request timeout is failed with 500, once', async () => {
+  await register(message('register/n1', registerBody({ transId: 3 })), deps);
+  deps.clock.advance(9_000);
+  expect((await reaper(deps)).failedRegistrations).toEqual([]);
+  deps.clock.advance(2_000);
+  expect((await reaper(deps)).failedRegistrations).toEqual(['n1']);
+  expect(await reaper(deps)).toEqual({ expired: [], failedRegistrations: [], offline: [] });
+  expect(deps.publisher.on('register/response/n1')).toEqual([{ transId: 3, status: 500 }]);
+  await answerReads(deps, 'n1');
+  expect(await device('n1')).toBeNull();
+});
+
+test('a stalled objList update is failed with 500 and the device keeps its old tree', async () => {
+  const before = await registerDevice(deps, 'n1');
+  const { update } = await import('../../functions/update');
+  await update(message('update/n1', { transId: 4, objList: { '3': [0] } }), deps);
+  deps.clock.advance(11_000);
+  expect((await reaper(deps)).failedRegistrations).toEqual(['n1']);
+  expect(deps.publisher.on('update/response/n1')).toEqual([{ transId: 4, status: 500 }]);
+  const after = await device('n1');
+  expect(after?.objects).toEqual(before.objects);
+  expect(after?.objList).toEqual(before.objList);
+});
