@@ -18,6 +18,11 @@ export interface LwmqnSettings {
   logLevel: string;
   /** Memory of every function, in MB. */
   memorySize: number;
+  /**
+   * Bind a device's certificate to its clientId: connect only as the IoT thing the certificate
+   * is attached to (clientId = thing name). Off, any valid device certificate may pick any clientId.
+   */
+  bindThingName: boolean;
 }
 
 export const DEFAULT_SETTINGS: LwmqnSettings = {
@@ -26,6 +31,7 @@ export const DEFAULT_SETTINGS: LwmqnSettings = {
   join: 'open',
   logLevel: 'info',
   memorySize: 256,
+  bindThingName: false,
 };
 
 /** The context keys this app reads, for docs and error messages. */
@@ -38,6 +44,7 @@ export const CONTEXT_KEYS = [
   'iotEndpoint',
   'logLevel',
   'memorySize',
+  'bindThingName',
 ] as const;
 
 /**
@@ -78,7 +85,16 @@ export function settingsFromContext(lookup: Lookup): LwmqnSettings {
     s.logLevel = logLevel;
   }
   s.memorySize = int(lookup, 'memorySize', s.memorySize, 128, 10_240);
+  s.bindThingName = bool(lookup, 'bindThingName', s.bindThingName);
   return s;
+}
+
+function bool(lookup: Lookup, key: string, fallback: boolean): boolean {
+  const v = lookup(key);
+  if (v === undefined || v === null || v === '') return fallback;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new Error(`context ${key}: true or false, not ${JSON.stringify(v)}`);
 }
 
 function text(lookup: Lookup, key: string): string | undefined {
