@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -129,7 +130,7 @@ export class RegistryStore {
         this.doc.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: { ...deviceKey(item.clientId), ...item, kind: this.kind('d', item.clientId) },
+            Item: { ...deviceKey(item.clientId), ...item, kind: this.kind('d', item.clientId), dueAt: item.expiresAt },
             ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR mac = :mac',
             ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
             ReturnValues: 'ALL_OLD',
@@ -163,6 +164,8 @@ export class RegistryStore {
     }
     const lifetime = changes.lifetime !== undefined ? x.value(changes.lifetime) : x.name('lifetime');
     sets.push(`${x.name('expiresAt')} = ${lifetime} + ${now}`);
+    // A shorter lifetime may bring the expiry before the reaper's next look.
+    if (changes.lifetime !== undefined) sets.push(`${x.name('dueAt')} = ${lifetime} + ${now}`);
     if (opts.wakeBy === null) removes.push(x.name('wakeBy'), x.name('sleepKind'));
     else if (opts.wakeBy !== undefined) {
       sets.push(`${x.name('wakeBy')} = ${x.value(opts.wakeBy)}`);
@@ -288,21 +291,53 @@ export class RegistryStore {
       );
       return out.Attributes ? stripKeys(out.Attributes as DeviceItem) : null;
     } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw err;
+      if (!isConditionFailure(err)) throw err;
     }
+    // Renewed since: the reaper looks again when the renewed lifetime runs out.
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deviceKey(clientId),
+          UpdateExpression: 'SET dueAt = expiresAt',
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+    return null;
   }
 
+  /**
+   * Live devices, through the expiry index (no scan). The index leaves `expiresAt` out so that
+   * notifies do not rewrite it; the current value comes from the items themselves.
+   */
   async listDevices(nowMs: number): Promise<DeviceRecord[]> {
     const now = toSeconds(nowMs);
-    const items = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'expiresAt', '>=', now);
-    return items
-      .map((i) => pick(i, [...RECORD_ATTRIBUTES, 'expiresAt']) as unknown as DeviceRecord)
+    const indexed = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'dueAt', 'any', 0);
+    const expiry = new Map<string, number>();
+    for (let i = 0; i < indexed.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = indexed.slice(i, i + 100).map((d) => ({ pk: d.pk, sk: DEVICE_SK }));
+      while (keys && keys.length > 0) {
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: 'pk, expiresAt', ConsistentRead: true } },
+          }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) expiry.set(String(item.pk), Number(item.expiresAt));
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return indexed
+      .filter((i) => (expiry.get(String(i.pk)) ?? -1) >= now)
+      .map((i) => ({ ...pick(i, RECORD_ATTRIBUTES), expiresAt: expiry.get(String(i.pk)) }) as unknown as DeviceRecord)
       .sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
   }
 
+  /** Devices the reaper should look at: their `dueAt` passed (they may have renewed since). */
   async expiredDeviceIds(nowMs: number): Promise<string[]> {
-    const items = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'expiresAt', '<', toSeconds(nowMs));
+    const items = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'dueAt', '<', toSeconds(nowMs));
     return items.map((i) => String(i.pk).slice(2));
   }
 
@@ -316,7 +351,7 @@ export class RegistryStore {
     index: string,
     hashAttr: string,
     rangeAttr: string,
-    op: '<' | '>=',
+    op: '<' | 'any',
     bound: number,
   ): Promise<Record<string, unknown>[]> {
     const perShard = await Promise.all(
@@ -328,9 +363,9 @@ export class RegistryStore {
             new QueryCommand({
               TableName: this.tableName,
               IndexName: index,
-              KeyConditionExpression: `#h = :h AND #r ${op} :b`,
-              ExpressionAttributeNames: { '#h': hashAttr, '#r': rangeAttr },
-              ExpressionAttributeValues: { ':h': `${prefix}#${shard}`, ':b': bound },
+              KeyConditionExpression: op === 'any' ? '#h = :h' : `#h = :h AND #r < :b`,
+              ExpressionAttributeNames: op === 'any' ? { '#h': hashAttr } : { '#h': hashAttr, '#r': rangeAttr },
+              ExpressionAttributeValues: op === 'any' ? { ':h': `${prefix}#${shard}` } : { ':h': `${prefix}#${shard}`, ':b': bound },
               ExclusiveStartKey: start,
             }),
           );
@@ -350,7 +385,7 @@ export class RegistryStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...discoveryKey(d.clientId), ...d, kind: this.kind('r', d.clientId) },
+        Item: { ...discoveryKey(d.clientId), ...d, kind: this.kind('r', d.clientId), dueAt: d.expiresAt },
       }),
     );
   }
@@ -411,7 +446,7 @@ export class RegistryStore {
   }
 
   async overdueDiscoveries(nowMs: number): Promise<Array<{ clientId: string; regId: string }>> {
-    const items = await this.queryShards('r', EXPIRY_INDEX, 'kind', 'expiresAt', '<', toSeconds(nowMs));
+    const items = await this.queryShards('r', EXPIRY_INDEX, 'kind', 'dueAt', '<', toSeconds(nowMs));
     return items.map((i) => ({ clientId: String(i.pk).slice(2), regId: String(i.regId) }));
   }
 
@@ -491,7 +526,7 @@ export class RegistryStore {
 
 function stripKeys<T>(item: T): T {
   if (!item) return item;
-  const { pk: _pk, sk: _sk, kind: _kind, sleepKind: _sleepKind, ...rest } = item as Record<string, unknown>;
+  const { pk: _pk, sk: _sk, kind: _kind, sleepKind: _sleepKind, dueAt: _dueAt, ...rest } = item as Record<string, unknown>;
   return rest as T;
 }
 

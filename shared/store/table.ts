@@ -11,6 +11,12 @@ import {
  * The table layout the registry store relies on. `byExpiry` finds expired devices and stalled
  * discoveries without a scan; `bySleep` finds sleeping devices past their wake deadline. Both
  * are sparse and sharded by clientId so no index partition turns hot at fleet scale.
+ *
+ * `byExpiry` is sorted on `dueAt`, not on `expiresAt`: every notify renews `expiresAt`, and an
+ * index keyed on it would turn each notify into three write units (the base item plus the index
+ * entry deleted and written again). `dueAt` is when the reaper should look next; it is never
+ * later than `expiresAt`, moves only when the lifetime changes or the reaper finds the device
+ * renewed, so a notify stays one write.
  */
 export const EXPIRY_INDEX = 'byExpiry';
 export const SLEEP_INDEX = 'bySleep';
@@ -24,7 +30,7 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' },
       { AttributeName: 'kind', AttributeType: 'S' },
-      { AttributeName: 'expiresAt', AttributeType: 'N' },
+      { AttributeName: 'dueAt', AttributeType: 'N' },
       { AttributeName: 'sleepKind', AttributeType: 'S' },
       { AttributeName: 'wakeBy', AttributeType: 'N' },
     ],
@@ -37,7 +43,7 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
         IndexName: EXPIRY_INDEX,
         KeySchema: [
           { AttributeName: 'kind', KeyType: 'HASH' },
-          { AttributeName: 'expiresAt', KeyType: 'RANGE' },
+          { AttributeName: 'dueAt', KeyType: 'RANGE' },
         ],
         Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...RECORD_ATTRIBUTES, 'regId'] },
       },
