@@ -5,6 +5,7 @@ import { emitEvent, respond, type Deps } from '../shared/deps';
 import { DeviceNotRegistered, sendCommand, type CommandName, type CommandRendezvous } from '../shared/ops/commands';
 import { TableRendezvous } from '../shared/ops/rendezvous';
 import { parsePath, type Target } from '../shared/protocol/paths';
+import { LIMITS } from '../shared/protocol/payload';
 import { describeIssue } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { ANNOUNCE_TOPIC, isValidClientId } from '../shared/protocol/topics';
@@ -22,7 +23,11 @@ export interface ApiOptions {
   events?: { subscribe(listener: (event: LwmqnEvent) => void): () => void };
   /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** What the runtime knows is wrong (broker link down, messages waiting for the store). */
+  problems?: () => string[];
 }
+
+const HEALTH_PROBE_MS = 2_000;
 
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_ANNOUNCE_BYTES = 16 * 1024;
@@ -77,7 +82,17 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
     await next();
   });
 
-  app.get('/health', async (c) => c.json({ ok: true, join: deps.config.join, joinTimeLeft: await joinTimeLeft(deps) }));
+  app.get('/health', async (c) => {
+    const problems = [...(options.problems?.() ?? [])];
+    let left: number | undefined;
+    try {
+      left = await withTimeout(joinTimeLeft(deps), HEALTH_PROBE_MS);
+    } catch (err) {
+      problems.push(`store unreachable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const body = { ok: problems.length === 0, join: deps.config.join, joinTimeLeft: left ?? null };
+    return problems.length === 0 ? c.json(body) : c.json({ ...body, status: 'degraded', problems }, 503);
+  });
 
   app.get('/devices', async (c) => c.json(await deps.store.listDevices(deps.clock.now())));
 
@@ -179,11 +194,37 @@ async function readJson(c: Context, optional = false): Promise<unknown> {
     if (optional) return undefined;
     throw new BadRequest('a JSON body is required');
   }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new BadRequest('body is not JSON');
   }
+  const problem = checkBody(body);
+  if (problem) throw new BadRequest(problem);
+  return body;
+}
+
+/**
+ * What a device or the store could not take: a number DynamoDB cannot hold (JSON.parse makes
+ * 1e999 Infinity; DynamoDB keeps magnitudes 1e-130..1e126), or nesting deeper than the channel
+ * handlers accept (the device's answer echoing it would be refused). Iterative, as in
+ * shared/protocol/payload.ts.
+ */
+function checkBody(root: unknown): string | undefined {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node === 'number') {
+      const abs = Math.abs(node);
+      if (!Number.isFinite(node) || (abs !== 0 && (abs < 1e-130 || abs >= 1e126))) return `number ${node} out of range`;
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > LIMITS.maxDepth) return `body nested deeper than ${LIMITS.maxDepth} levels`;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return undefined;
 }
 
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
@@ -213,6 +254,14 @@ function commandData(cmd: CommandName, body: Record<string, unknown> | undefined
     default:
       return undefined;
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function joinTimeLeft(deps: Deps): Promise<number> {

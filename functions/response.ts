@@ -4,6 +4,8 @@ import { onCommandAnswer } from '../shared/ops/commands';
 import { onDiscoveryAnswer } from '../shared/ops/discovery';
 import { receive } from '../shared/ops/inbound';
 import { responseSchema } from '../shared/protocol/schemas';
+import type { PendingRequest } from '../shared/store/model';
+import { RejectedValueError } from '../shared/store/registry';
 import { channelEntry } from './lambda/runtime';
 
 /**
@@ -16,7 +18,18 @@ export async function response(message: ChannelMessage, deps: Deps): Promise<voi
   const { clientId, body } = inbound;
   const now = deps.clock.now();
   const answer = body.data === undefined ? { status: body.status } : { status: body.status, data: body.data };
-  const req = await deps.store.answerRequest(clientId, body.cmdId, body.transId, answer, now);
+  let req: PendingRequest | null;
+  try {
+    req = await deps.store.answerRequest(clientId, body.cmdId, body.transId, answer, now);
+  } catch (err) {
+    if (!(err instanceof RejectedValueError)) throw err;
+    // The store cannot hold the data (a number beyond DynamoDB's range...). Claim the request
+    // with the status alone, so it is answered exactly once and the handler does not fail (and
+    // get retried forever, stalling the device's later messages); the flows below still get
+    // the answer as sent and deal with the data they cannot store.
+    deps.log.warn({ clientId, cmdId: body.cmdId, transId: body.transId, reason: err.message }, 'answer data not storable');
+    req = await deps.store.answerRequest(clientId, body.cmdId, body.transId, { status: body.status }, now);
+  }
   if (!req) {
     deps.log.debug({ clientId, cmdId: body.cmdId, transId: body.transId }, 'dropped a response nobody waits for');
     return;

@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import { CHANNEL_HANDLERS } from '../functions';
 import type { Deps } from '../shared/deps';
 import type { Logger, Publisher } from '../shared/ports';
@@ -15,17 +15,26 @@ export interface BridgeOptions {
 }
 
 const MAX_BACKOFF_MS = 5_000;
+type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void) => void;
 
 /**
  * The local stand-in for IoT topic rules: subscribes QoS 1 to the server channels and hands
- * each message to its channel handler in the DESIGN.md shape. Messages of one device run in
- * order; devices run in parallel. A handler that throws (the store is down) is retried with
- * backoff until it succeeds or the bridge closes.
+ * each message to its channel handler in the DESIGN.md shape.
+ *
+ * Nothing is lost: the session is persistent (fixed client id, clean session off) and a
+ * message is acknowledged only after its handler finished, so a bridge killed mid-way gets
+ * every unfinished message again from the broker. A handler that throws (the store is down) is
+ * retried with backoff and stays unacknowledged until it succeeds. Messages of one device run
+ * in order; devices run in parallel.
  */
 export class Bridge {
   readonly client: MqttClient;
   readonly publisher: Publisher;
   private readonly queue = new KeyedQueue();
+  /** messageId -> the handler run its PUBACK waits for */
+  private readonly unacked = new Map<number, Promise<void>>();
+  private readonly retrying = new Set<string>();
+  private lastError: string | undefined;
   private closing = false;
   private deps?: Deps;
 
@@ -43,8 +52,39 @@ export class Bridge {
         await this.client.publishAsync(topic, payload, { qos: 1 });
       },
     };
+    this.deferAcks();
     this.client.on('error', (err) => options.log.warn({ err: err.message }, 'mqtt error'));
-    this.client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    // Each handler waits for the broker's PUBACK of its answer: Nagle's algorithm would hold
+    // the small writes back for a delayed ACK (~40 ms) on every message.
+    this.client.on('connect', () => (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
+  }
+
+  /**
+   * MQTT.js acknowledges a QoS 1 message once `handleMessage` calls back, and it processes the
+   * next incoming packet only then: waiting there for the handler would serialise every device
+   * behind the slowest. So `handleMessage` returns at once and the PUBACK itself is held back
+   * until the handler run for that messageId has finished.
+   */
+  private deferAcks(): void {
+    const client = this.client;
+    // `_sendPacket` is MQTT.js's (private) single exit for outgoing packets, stable across v5.
+    const internals = client as unknown as { _sendPacket: SendPacket };
+    client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
+      const run = this.closing ? new Promise<void>(() => undefined) : this.dispatch(packet.topic, packet.payload as Buffer);
+      if (packet.qos > 0 && packet.messageId !== undefined) this.unacked.set(packet.messageId, run);
+      callback();
+    };
+    const send = internals._sendPacket.bind(client);
+    internals._sendPacket = (packet, cb, cbStorePut) => {
+      const messageId = (packet as { messageId?: number }).messageId;
+      const run = packet.cmd === 'puback' && messageId !== undefined ? this.unacked.get(messageId) : undefined;
+      if (!run) return send(packet, cb, cbStorePut);
+      this.unacked.delete(messageId!);
+      cb?.();
+      void run.then(() => {
+        if (client.connected) send(packet);
+      });
+    };
   }
 
   /** Connects and subscribes; handlers run with `deps`, which carry this bridge's publisher. */
@@ -65,35 +105,50 @@ export class Bridge {
     return this.queue.size;
   }
 
+  /** Problems that make the server degraded right now (empty when all is well). */
+  problems(): string[] {
+    const out: string[] = [];
+    if (!this.client.connected) out.push('not connected to the MQTT broker');
+    if (this.retrying.size > 0) out.push(`${this.retrying.size} message(s) waiting for the store: ${this.lastError}`);
+    return out;
+  }
+
   idle(): Promise<void> {
     return this.queue.idle();
   }
 
-  private dispatch(topic: string, payload: Buffer): void {
+  private dispatch(topic: string, payload: Buffer): Promise<void> {
     const slash = topic.indexOf('/');
     const channel = topic.slice(0, slash);
-    if (slash <= 0 || !isClientChannel(channel)) return;
+    if (slash <= 0 || !isClientChannel(channel)) return Promise.resolve();
     const message = { topic, payload: payload.toString('base64'), receivedAt: Date.now() };
     const handler = CHANNEL_HANDLERS[channel];
-    void this.queue.push(topic.slice(slash + 1), async () => {
-      for (let attempt = 0; !this.closing || attempt === 0; attempt++) {
+    const key = topic.slice(slash + 1);
+    return this.queue.push(key, async () => {
+      for (let attempt = 0; ; attempt++) {
         try {
           await handler(message, this.deps!);
           return;
         } catch (err) {
+          if (this.closing) throw err; // left unacknowledged: the broker delivers it again next start
           const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
+          this.lastError = err instanceof Error ? err.message : String(err);
+          this.retrying.add(topic + '#' + message.receivedAt);
           this.options.log.error({ err, topic, attempt, retryInMs: delay }, 'handler failed; retrying');
           await new Promise((resolve) => setTimeout(resolve, delay));
+        } finally {
+          this.retrying.delete(topic + '#' + message.receivedAt);
         }
       }
     });
   }
 
-  /** Stops taking messages, lets in-flight handlers finish, then disconnects. */
+  /** Stops taking messages, lets in-flight handlers finish and acknowledges them, then disconnects. */
   async close(): Promise<void> {
     // Subscriptions stay: the broker keeps queueing devices' messages for the next start.
     this.closing = true;
     await this.queue.idle();
+    await new Promise((resolve) => setImmediate(resolve)); // let the last PUBACKs go out
     await this.client.endAsync();
   }
 }

@@ -56,6 +56,8 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
 
     const dynamo = new DynamoDBClient({
       endpoint: dynamoEndpoint,
+      // A store that stops answering must fail the call (and get it retried), not hang it.
+      requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
       region: env.AWS_REGION ?? 'local',
       credentials: {
         accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',
@@ -88,7 +90,12 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     await bridge.start(deps);
 
     const http = serve({
-      fetch: createApi(deps, { rendezvous, events: bus, token: env.LWMQN_API_TOKEN || undefined }).fetch,
+      fetch: createApi(deps, {
+        rendezvous,
+        events: bus,
+        token: env.LWMQN_API_TOKEN || undefined,
+        problems: () => bridge.problems(),
+      }).fetch,
       hostname: env.HTTP_HOST || '127.0.0.1',
       port: env.HTTP_PORT === '0' ? 0 : positiveInt(env, 'HTTP_PORT', 8080),
     });

@@ -33,7 +33,10 @@ export function iotPublisher(client: IoTDataPlaneClient): Publisher {
 
 export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Deps {
   if (cached) return cached;
-  const dynamo = new DynamoDBClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {});
+  const dynamo = new DynamoDBClient({
+    ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}),
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+  });
   const publisher =
     publisherOverride ??
     iotPublisher(new IoTDataPlaneClient(env.IOT_DATA_ENDPOINT ? { endpoint: `https://${env.IOT_DATA_ENDPOINT}` } : {}));
