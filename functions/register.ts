@@ -5,6 +5,7 @@ import { receive } from '../shared/ops/inbound';
 import { canonicalObjList, sameObjList } from '../shared/protocol/objlist';
 import { registerSchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
+import type { DeviceItem } from '../shared/store/model';
 import { channelEntry } from './lambda/runtime';
 
 /** `register/<id>`: 201 new, 200 same device again, 401 join closed, 409 another mac, 400 bad. */
@@ -25,6 +26,11 @@ export async function register(message: ChannelMessage, deps: Deps): Promise<voi
 
   if (known) {
     if (known.mac !== attrs.mac) return answer(Status.Conflict);
+    if (isRedelivery(known, body.transId, now)) {
+      // The broker or Lambda delivered the same register again: same answer, no second devIncoming.
+      deps.log.debug({ clientId, transId: body.transId }, 'register redelivered after it completed');
+      return answer(Status.Created);
+    }
     if (!sameObjList(known.objList, objList)) {
       return startDiscovery(deps, { clientId, purpose: 'reregister', clientTransId: body.transId, attrs, changed: [], objList });
     }
@@ -51,6 +57,13 @@ export async function register(message: ChannelMessage, deps: Deps): Promise<voi
     return;
   }
   await startDiscovery(deps, { clientId, purpose: 'register', clientTransId: body.transId, attrs, changed: [], objList });
+}
+
+// Reference clients count transIds modulo 256, so a match only means "the same message" briefly.
+const REDELIVERY_WINDOW_MS = 60_000;
+
+function isRedelivery(known: DeviceItem, transId: number, nowMs: number): boolean {
+  return known.regTransId === transId && nowMs - known.joinTime * 1000 < REDELIVERY_WINDOW_MS;
 }
 
 export const handler = channelEntry(register);

@@ -134,6 +134,7 @@ async function finishDiscovery(deps: Deps, d: Discovery): Promise<void> {
     status: 'online' as const,
     expiresAt: nowSec + d.attrs.lifetime,
     objects: d.objects,
+    regTransId: d.clientTransId,
   };
   let outcome: Awaited<ReturnType<typeof deps.store.createDevice>>;
   try {

@@ -21,6 +21,8 @@ export interface DeviceRecord {
 
 export interface DeviceItem extends DeviceRecord {
   objects: ObjectTree;
+  /** The transId of the register that created the record: a redelivery of it gets the same 201. */
+  regTransId?: number;
   /** Set while asleep with a duration: the device goes offline if it has not woken by then. */
   wakeBy?: number;
 }

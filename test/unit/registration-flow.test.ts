@@ -60,3 +60,19 @@ test('a registration whose reads never come back is failed by the reaper and lea
   expect(deps.publisher.on('register/response/node-2')).toHaveLength(1);
   expect(await deps.store.getDevice('node-2', deps.clock.now())).toBeNull();
 });
+
+test('a register delivered again after it completed gets the same 201 and no second devIncoming', async () => {
+  await register(message('register/node-3', REGISTER), deps);
+  await answerReads('node-3', { 1: { '0': { lifetime: 600 } }, 3303: { '0': { sensorValue: 1 } } });
+  const readsBefore = deps.publisher.on('request/node-3').length;
+  await register(message('register/node-3', REGISTER), deps);
+  expect(deps.publisher.on('register/response/node-3')).toEqual([
+    { transId: 101, status: 201 },
+    { transId: 101, status: 201 },
+  ]);
+  expect(deps.publisher.on('request/node-3')).toHaveLength(readsBefore);
+  expect(deps.events.of('devIncoming')).toHaveLength(1);
+  // A later register of the same device (a new transId) is a re-registration: 200.
+  await register(message('register/node-3', { ...REGISTER, transId: 102 }), deps);
+  expect(deps.publisher.on('register/response/node-3').at(-1)).toEqual({ transId: 102, status: 200 });
+});
