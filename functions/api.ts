@@ -165,10 +165,12 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
           await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
           continue;
         }
+        let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, 15_000); // a comment line keeps proxies from closing an idle stream
+          timer = setTimeout(resolve, 15_000); // a comment line keeps proxies from closing an idle stream
         });
+        clearTimeout(timer);
         wake = undefined;
         if (queue.length === 0 && !stream.aborted) await stream.write(': keep-alive\n\n');
       }

@@ -133,7 +133,10 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       reap,
       close: async () => {
         clearInterval(timer);
-        await new Promise<void>((ok) => http.close(() => ok()));
+        const closed = new Promise<void>((ok) => http.close(() => ok()));
+        // Event streams never end on their own; without this, shutdown waits for every `lwmqn events`.
+        (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        await closed;
         await reaping;
         await bridge.close();
         dynamo.destroy();

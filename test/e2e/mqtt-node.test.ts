@@ -51,6 +51,9 @@ async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms 
 
 test('mqtt-node registers (201), its objects are read and stored, its notifications land, it deregisters', async () => {
   const node = makeNode('e2e-node-1');
+  // mqtt-node looks up the host's mac asynchronously and registers with mac null if it connects
+  // first (a 400 it never calls back on): wait for its 'ready'.
+  await new Promise<void>((resolve) => node.once('ready', () => resolve()));
   const registered = new Promise<{ status: number }>((resolve, reject) => {
     node.connect(broker.url, { reconnectPeriod: 0 }, (err: Error | null, rsp: { status: number }) =>
       err ? reject(err) : resolve(rsp),

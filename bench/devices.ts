@@ -1,0 +1,110 @@
+import mqtt, { type MqttClient } from 'mqtt';
+
+/** A simulated device: the real `mqtt-node` client, or a light built-in one for thousands. */
+export interface BenchDevice {
+  clientId: string;
+  /** Connects and registers; resolves with the register status. */
+  register(): Promise<number>;
+  /** One notify on temperature/0/sensorValue; resolves with its status once answered. */
+  notify(value: number): Promise<number>;
+  close(): void;
+}
+
+export type ClientKind = 'mqtt-node' | 'light';
+
+export function makeDevice(kind: ClientKind, clientId: string, url: string): BenchDevice {
+  return kind === 'mqtt-node' ? new MqttNodeDevice(clientId, url) : new LightDevice(clientId, url);
+}
+
+class MqttNodeDevice implements BenchDevice {
+  private readonly node: any;
+  constructor(
+    readonly clientId: string,
+    private readonly url: string,
+  ) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const MqttNode = require('mqtt-node');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const SmartObject = require('smartobject');
+    const so = new SmartObject();
+    so.init('temperature', 0, { sensorValue: 21.5, units: 'C' });
+    this.node = new MqttNode(clientId, so, { lifetime: 3600 });
+    this.node.on('error', () => undefined);
+  }
+  register(): Promise<number> {
+    return new Promise((resolve) =>
+      this.node.connect(this.url, { reconnectPeriod: 0 }, (err: Error | null, rsp: { status: number }) =>
+        resolve(err ? 0 : rsp.status),
+      ),
+    );
+  }
+  notify(value: number): Promise<number> {
+    return new Promise((resolve) =>
+      this.node.notify({ oid: 3303, iid: 0, rid: 5700, data: value }, (err: Error | null, rsp: { status: number }) =>
+        resolve(err ? 0 : rsp.status),
+      ),
+    );
+  }
+  close(): void {
+    this.node.mc?.end(true);
+  }
+}
+
+const TREE: Record<string, unknown> = {
+  1: { 0: { shortServerId: null, lifetime: 3600, defaultMinPeriod: 1, defaultMaxPeriod: 60 } },
+  3303: { 0: { sensorValue: 21.5, units: 'C' } },
+};
+
+/** The protocol by hand over MQTT.js: one connection, no smart-object machinery. */
+class LightDevice implements BenchDevice {
+  private client?: MqttClient;
+  private transId = 0;
+  private readonly pending = new Map<string, (status: number) => void>();
+  constructor(
+    readonly clientId: string,
+    private readonly url: string,
+  ) {}
+
+  async register(): Promise<number> {
+    const id = this.clientId;
+    this.client = await mqtt.connectAsync(this.url, { clientId: id, clean: true, reconnectPeriod: 0, connectTimeout: 60_000 });
+    this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    await this.client.subscribeAsync([`register/response/${id}`, `notify/response/${id}`, `request/${id}`], { qos: 1 });
+    return this.call('register', {
+      lifetime: 3600,
+      ip: '127.0.0.1',
+      mac: '02:00:00:00:00:01',
+      version: '0.0.1',
+      objList: { 1: [0], 3303: [0] },
+    });
+  }
+
+  notify(value: number): Promise<number> {
+    return this.call('notify', { oid: 3303, iid: 0, rid: 5700, data: value });
+  }
+
+  private call(channel: string, body: Record<string, unknown>): Promise<number> {
+    const transId = ++this.transId;
+    return new Promise((resolve) => {
+      this.pending.set(`${channel}/${transId}`, resolve);
+      this.client!.publish(`${channel}/${this.clientId}`, JSON.stringify({ transId, ...body }), { qos: 1 });
+    });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const msg = JSON.parse(payload.toString());
+    if (topic.startsWith('request/')) {
+      const data = msg.cmdId === 0 ? TREE[String(msg.oid)] : undefined;
+      const answer = data ? { transId: msg.transId, cmdId: msg.cmdId, status: 205, data } : { transId: msg.transId, cmdId: msg.cmdId, status: 404 };
+      this.client!.publish(`response/${this.clientId}`, JSON.stringify(answer), { qos: 1 });
+      return;
+    }
+    const key = `${topic.split('/')[0]}/${msg.transId}`;
+    this.pending.get(key)?.(msg.status);
+    this.pending.delete(key);
+  }
+
+  close(): void {
+    this.client?.end(true);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The fleet benchmark: starts the server in its own process (Mosquitto + `local/start.ts`),
+ * connects N simulated devices and measures, in order:
+ *   1. registrations/s for a burst of N devices registering at once,
+ *   2. notifications/s and p50/p99 latency with a fixed number in flight per device,
+ *   3. remote reads/s and p50/p99 through the HTTP API,
+ *   4. the server process's resident memory.
+ * `--compare` measures the reference server (mqtt-shepherd 0.7.7) the same way in the same run.
+ *
+ *   npm run bench -- [--devices 25] [--client mqtt-node|light] [--inflight 2] [--seconds 10]
+ *                    [--reads 2000] [--read-concurrency 25] [--compare] [--json]
+ */
+import { parseArgs } from 'node:util';
+import { makeDevice, type BenchDevice, type ClientKind } from './devices';
+import { startOurs, startReference, type ServerUnderTest } from './servers';
+import { Progress, round, rssMiB, summarize } from './stats';
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '25' },
+    client: { type: 'string', default: 'mqtt-node' },
+    inflight: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '10' },
+    reads: { type: 'string', default: '2000' },
+    'read-concurrency': { type: 'string', default: '25' },
+    compare: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const opts = {
+  devices: Number(values.devices),
+  client: values.client as ClientKind,
+  inflight: Number(values.inflight),
+  seconds: Number(values.seconds),
+  reads: Number(values.reads),
+  readConcurrency: Number(values['read-concurrency']),
+};
+if (!['mqtt-node', 'light'].includes(opts.client)) throw new Error('--client is mqtt-node or light');
+
+interface Result {
+  server: string;
+  client: ClientKind;
+  devices: number;
+  registrationsPerSecond: number;
+  registrationFailures: number;
+  notificationsPerSecond: number;
+  notifyP50Ms: number;
+  notifyP99Ms: number;
+  notifyFailures: number;
+  readsPerSecond: number;
+  readP50Ms: number;
+  readP99Ms: number;
+  readFailures: number;
+  serverRssMiB: number;
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+async function measure(server: ServerUnderTest): Promise<Result> {
+  let rss = rssMiB(server.pid);
+  const sample = () => (rss = Math.max(rss, rssMiB(server.pid)));
+  const devices: BenchDevice[] = Array.from({ length: opts.devices }, (_, i) =>
+    makeDevice(opts.client, `bench-${opts.client}-${i}`, server.mqttUrl),
+  );
+  try {
+    // 1. a burst of registrations
+    const regProgress = new Progress(`${server.name}: registering`, devices.length);
+    let registered = 0;
+    let regFailures = 0;
+    const regStart = performance.now();
+    await Promise.all(
+      devices.map(async (d) => {
+        const status = await d.register();
+        if (status !== 201 && status !== 200) regFailures++;
+        regProgress.tick(++registered);
+      }),
+    );
+    const regSeconds = (performance.now() - regStart) / 1000;
+    sample();
+
+    // 2. notifications, `inflight` outstanding per device for `seconds`
+    const latencies: number[] = [];
+    let notifyFailures = 0;
+    const notifyProgress = new Progress(`${server.name}: notifying`, opts.seconds);
+    const until = performance.now() + opts.seconds * 1000;
+    const ticker = setInterval(() => {
+      notifyProgress.tick(Math.min(opts.seconds, Math.round(opts.seconds - (until - performance.now()) / 1000)));
+      sample();
+    }, 250);
+    let value = 0;
+    await Promise.all(
+      devices.flatMap((d) =>
+        Array.from({ length: opts.inflight }, async () => {
+          while (performance.now() < until) {
+            const t0 = performance.now();
+            const status = await d.notify(++value);
+            if (status !== 204) notifyFailures++;
+            else latencies.push(performance.now() - t0);
+          }
+        }),
+      ),
+    );
+    clearInterval(ticker);
+    notifyProgress.tick(opts.seconds);
+    const notifySeconds = opts.seconds + Math.max(0, (performance.now() - until) / 1000);
+    const notify = summarize(latencies);
+
+    // 3. remote reads through the HTTP API
+    const readLatencies: number[] = [];
+    let readFailures = 0;
+    let next = 0;
+    const readProgress = new Progress(`${server.name}: remote reads`, opts.reads);
+    const readStart = performance.now();
+    await Promise.all(
+      Array.from({ length: opts.readConcurrency }, async () => {
+        while (next < opts.reads) {
+          const i = next++;
+          const t0 = performance.now();
+          try {
+            const res = await fetch(`${server.apiUrl}/devices/${devices[i % devices.length].clientId}/read`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ path: '3303/0/5700' }),
+            });
+            const body = (await res.json()) as { status: number };
+            if (res.status !== 200 || body.status !== 205) readFailures++;
+            else readLatencies.push(performance.now() - t0);
+          } catch {
+            readFailures++;
+          }
+          readProgress.tick(i + 1);
+        }
+      }),
+    );
+    const readSeconds = (performance.now() - readStart) / 1000;
+    sample();
+    const reads = summarize(readLatencies);
+
+    return {
+      server: server.name,
+      client: opts.client,
+      devices: devices.length,
+      registrationsPerSecond: round(devices.length / regSeconds),
+      registrationFailures: regFailures,
+      notificationsPerSecond: Math.round(latencies.length / notifySeconds),
+      notifyP50Ms: notify.p50,
+      notifyP99Ms: notify.p99,
+      notifyFailures,
+      readsPerSecond: Math.round(readLatencies.length / readSeconds),
+      readP50Ms: reads.p50,
+      readP99Ms: reads.p99,
+      readFailures,
+      serverRssMiB: rss,
+    };
+  } finally {
+    for (const d of devices) d.close();
+  }
+}
+
+function printTable(results: Result[]): void {
+  const rows: Array<[string, (r: Result) => string]> = [
+    ['devices (client)', (r) => `${r.devices} (${r.client})`],
+    ['registrations/s (burst)', (r) => `${r.registrationsPerSecond} (${r.registrationFailures} failed)`],
+    [`notifications/s (${opts.inflight} in flight/device)`, (r) => `${r.notificationsPerSecond} (${r.notifyFailures} failed)`],
+    ['notify latency p50 / p99', (r) => `${r.notifyP50Ms} / ${r.notifyP99Ms} ms`],
+    [`remote reads/s (${opts.readConcurrency} in flight)`, (r) => `${r.readsPerSecond} (${r.readFailures} failed)`],
+    ['read latency p50 / p99', (r) => `${r.readP50Ms} / ${r.readP99Ms} ms`],
+    ['server RSS (max)', (r) => `${r.serverRssMiB} MiB`],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const colWidth = Math.max(...results.map((r) => r.server.length), ...results.flatMap((r) => rows.map(([, f]) => f(r).length)));
+  console.log(`${''.padEnd(width)}  ${results.map((r) => r.server.padEnd(colWidth)).join('  ')}`);
+  for (const [label, f] of rows) console.log(`${label.padEnd(width)}  ${results.map((r) => f(r).padEnd(colWidth)).join('  ')}`);
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const results: Result[] = [];
+  const starters = [() => startOurs(), ...(values.compare ? [() => startReference(say)] : [])];
+  for (const start of starters) {
+    const server = await start();
+    try {
+      results.push(await measure(server));
+    } finally {
+      await server.stop();
+    }
+  }
+  if (values.json) console.log(JSON.stringify({ options: opts, results }, null, 2));
+  else printTable(results);
+  if (results.some((r) => r.server === 'lwmqn-server' && r.registrationFailures + r.notifyFailures + r.readFailures > 0)) {
+    process.exitCode = 1;
+  }
+}
+
+main().then(
+  () => process.exit(),
+  (err) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

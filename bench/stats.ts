@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+
+export const percentile = (sorted: number[], p: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+export function summarize(latencies: number[]): { p50: number; p99: number } {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)) };
+}
+
+export const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
+
+/** Resident memory of a process in MiB, from /proc (Linux). */
+export function rssMiB(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    return line ? Math.round(Number(line.replace(/\D+/g, '')) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A one-line progress bar on stderr (people watch stderr; --json output stays clean). */
+export class Progress {
+  private last = 0;
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+  ) {}
+  tick(done: number): void {
+    const now = Date.now();
+    if (now - this.last < 100 && done < this.total) return;
+    this.last = now;
+    if (!process.stderr.isTTY) return;
+    const width = 30;
+    const filled = Math.round((done / this.total) * width);
+    process.stderr.write(`\r${this.label.padEnd(34)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total}`);
+    if (done >= this.total) process.stderr.write('\n');
+  }
+  note(text: string): void {
+    process.stderr.write(`${text}\n`);
+  }
+}
