@@ -18,9 +18,33 @@ export async function response(message: ChannelMessage, deps: Deps): Promise<voi
   const { clientId, body } = inbound;
   const now = deps.clock.now();
   const answer = body.data === undefined ? { status: body.status } : { status: body.status, data: body.data };
-  let req: PendingRequest | null;
+  // A command waiting in this process (local stack) is taken from memory; anything else is
+  // claimed on its pending request in the table.
+  const req = deps.waiters?.take(clientId, body.cmdId, body.transId) ?? (await claim(deps, clientId, body, answer, now));
+  if (!req) {
+    deps.log.debug({ clientId, cmdId: body.cmdId, transId: body.transId }, 'dropped a response nobody waits for');
+    return;
+  }
+  if (req.purpose === 'discover') {
+    // The registration's own writes renew the record when it completes.
+    await onDiscoveryAnswer(deps, req, answer);
+    return;
+  }
+  // An answer is activity: a read/write result's tree write renews the lifetime already.
+  const renewed = await onCommandAnswer(deps, req, answer);
+  const before = renewed ?? (await deps.store.updateDevice(clientId, {}, now));
+  await wakeIfOffline(deps, clientId, before);
+}
+
+async function claim(
+  deps: Deps,
+  clientId: string,
+  body: { cmdId: number; transId: number; status: number },
+  answer: { status: number; data?: unknown },
+  now: number,
+): Promise<PendingRequest | null> {
   try {
-    req = await deps.store.answerRequest(clientId, body.cmdId, body.transId, answer, now);
+    return await deps.store.answerRequest(clientId, body.cmdId, body.transId, answer, now);
   } catch (err) {
     if (!(err instanceof RejectedValueError)) throw err;
     // The store cannot hold the data (a number beyond DynamoDB's range...). Claim the request
@@ -28,18 +52,8 @@ export async function response(message: ChannelMessage, deps: Deps): Promise<voi
     // get retried forever, stalling the device's later messages); the flows below still get
     // the answer as sent and deal with the data they cannot store.
     deps.log.warn({ clientId, cmdId: body.cmdId, transId: body.transId, reason: err.message }, 'answer data not storable');
-    req = await deps.store.answerRequest(clientId, body.cmdId, body.transId, { status: body.status }, now);
+    return deps.store.answerRequest(clientId, body.cmdId, body.transId, { status: body.status }, now);
   }
-  if (!req) {
-    deps.log.debug({ clientId, cmdId: body.cmdId, transId: body.transId }, 'dropped a response nobody waits for');
-    return;
-  }
-  // An answer is activity too; during a first registration there is no record to renew yet.
-  const before = await deps.store.updateDevice(clientId, {}, now);
-  await Promise.all([
-    req.purpose === 'discover' ? onDiscoveryAnswer(deps, req, answer) : onCommandAnswer(deps, req, answer),
-    wakeIfOffline(deps, clientId, before),
-  ]);
 }
 
 export const handler = channelEntry(response);

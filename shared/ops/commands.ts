@@ -3,9 +3,8 @@ import { wireId } from '../protocol/ids';
 import type { Target } from '../protocol/paths';
 import { Status } from '../protocol/status';
 import { requestTopic } from '../protocol/topics';
-import type { PendingRequest } from '../store/model';
+import type { DeviceItem, PendingRequest } from '../store/model';
 import { RejectedValueError } from '../store/registry';
-import { allocateRequest } from './requests';
 import { changedResources, normalizeInstance, normalizeObjectRead } from './tree';
 
 /** Server-initiated commands (PROTOCOL.md section 4). */
@@ -17,15 +16,24 @@ export interface CommandAnswer {
   data?: unknown;
 }
 
-/** The settling side of the rendezvous: the response handler hands a device's answer over. */
+/**
+ * The settling side of the rendezvous, where the commands' pending state lives in this process
+ * (the local stack): the response handler takes the request from here without a store read.
+ */
 export interface CommandWaiters {
+  /** The pending request for this answer, taken so it is answered once; undefined if not ours. */
+  take(clientId: string, cmdId: number, transId: number): PendingRequest | undefined;
   settle(req: PendingRequest, answer: CommandAnswer): void;
 }
 
-/** The waiting side: resolves with the answer, or null when the timeout passed first. */
+/** The waiting side: where a command's pending state is kept and how its answer is awaited. */
 export interface CommandRendezvous {
-  /** Called before the request is published, so no answer can slip past. */
-  expect(req: PendingRequest, timeoutMs: number): Promise<CommandAnswer | null>;
+  /** Records the pending request under a free transId, before anything is published. */
+  open(deps: Deps, req: Omit<PendingRequest, 'transId'>): Promise<PendingRequest>;
+  /** Resolves with the answer, or null when the timeout passed first. */
+  wait(req: PendingRequest, timeoutMs: number): Promise<CommandAnswer | null>;
+  /** Forgets a request that timed out. */
+  close(deps: Deps, req: PendingRequest): Promise<void>;
 }
 
 export class DeviceNotRegistered extends Error {
@@ -45,9 +53,9 @@ export async function sendCommand(
   data?: unknown,
 ): Promise<CommandAnswer> {
   const now = deps.clock.now();
-  if (!(await deps.store.getDevice(clientId, now))) throw new DeviceNotRegistered(clientId);
+  if (!(await deps.store.isRegistered(clientId, now))) throw new DeviceNotRegistered(clientId);
   const cmdId = CMD[cmd];
-  const req = await allocateRequest(deps, {
+  const req = await rendezvous.open(deps, {
     clientId,
     cmdId,
     purpose: 'command',
@@ -55,7 +63,7 @@ export async function sendCommand(
     ...(data !== undefined && cmd === 'write' ? { data } : {}),
     expiresAt: Math.ceil((now + deps.config.requestTimeoutMs) / 1000),
   });
-  const answered = rendezvous.expect(req, deps.config.requestTimeoutMs);
+  const answered = rendezvous.wait(req, deps.config.requestTimeoutMs);
   const wire: Record<string, unknown> = { transId: req.transId, cmdId };
   if (target) {
     wire.oid = wireId(target.oid);
@@ -66,7 +74,7 @@ export async function sendCommand(
   await deps.publisher.publish(requestTopic(clientId), JSON.stringify(wire));
   const answer = await answered;
   if (!answer) {
-    await deps.store.deleteRequest(clientId, cmdId, req.transId);
+    await rendezvous.close(deps, req);
     return { status: Status.Timeout };
   }
   return answer;
@@ -74,37 +82,44 @@ export async function sendCommand(
 
 /**
  * A device's answer to a command: read and write results update the stored tree (and emit
- * `devChange` when something really changed), then the waiting caller is settled.
+ * `devChange` when something really changed), then the waiting caller is settled. Returns the
+ * device as it was before when the tree write happened (that write also renewed its lifetime).
  */
-export async function onCommandAnswer(deps: Deps, req: PendingRequest, answer: CommandAnswer): Promise<void> {
+export async function onCommandAnswer(
+  deps: Deps,
+  req: PendingRequest,
+  answer: CommandAnswer,
+): Promise<DeviceItem | null | undefined> {
   try {
-    await applyToTree(deps, req, answer);
+    return await applyToTree(deps, req, answer);
   } catch (err) {
     if (!(err instanceof RejectedValueError)) throw err;
     deps.log.warn({ clientId: req.clientId, reason: err.message }, 'answer not stored');
+    return undefined;
   } finally {
     deps.waiters?.settle(req, answer);
   }
 }
 
-async function applyToTree(deps: Deps, req: PendingRequest, answer: CommandAnswer): Promise<void> {
+/** undefined: nothing to store; null: the device or target is not in the registry. */
+async function applyToTree(deps: Deps, req: PendingRequest, answer: CommandAnswer): Promise<DeviceItem | null | undefined> {
   const { clientId, oid, iid, rid } = req;
-  if (oid === undefined) return;
+  if (oid === undefined) return undefined;
   let value: unknown;
   if (req.cmdId === CMD.read && answer.status === Status.Content) value = answer.data;
   else if (req.cmdId === CMD.write && answer.status === Status.Changed) value = answer.data ?? req.data;
-  else return;
+  else return undefined;
   const now = deps.clock.now();
 
   if (iid === undefined) {
     const instances = normalizeObjectRead(oid, value);
-    if (!instances) return;
+    if (!instances) return undefined;
     const before = await deps.store.setObject(clientId, oid, instances, now);
-    if (!before) return;
+    if (!before) return null;
     for (const [i, resources] of Object.entries(instances)) {
       await emitChange(deps, clientId, { oid, iid: i }, changedResources(before.objects?.[oid]?.[i], resources));
     }
-    return;
+    return before;
   }
   const values =
     rid !== undefined
@@ -112,9 +127,10 @@ async function applyToTree(deps: Deps, req: PendingRequest, answer: CommandAnswe
       : value !== null && typeof value === 'object' && !Array.isArray(value)
         ? normalizeInstance(oid, value as Record<string, unknown>)
         : null;
-  if (!values) return;
+  if (!values) return undefined;
   const before = await deps.store.setResources(clientId, oid, iid, values, now, true);
   if (before) await emitChange(deps, clientId, { oid, iid, rid }, changedResources(before.objects?.[oid]?.[iid], values));
+  return before;
 }
 
 /** `devChange` carries only what really changed: a resource's value, or an instance's changed resources. */

@@ -7,7 +7,7 @@ import { requestTopic } from '../protocol/topics';
 import { RejectedValueError } from '../store/registry';
 import { toRecord, toSeconds, type DeviceAttrs, type Discovery, type DiscoveryPurpose, type PendingRequest } from '../store/model';
 import { changedAttributes } from './activity';
-import { allocateRequest } from './requests';
+import { allocateRequest, TRANS_IDS } from './requests';
 import { normalizeObjectRead } from './tree';
 
 /**
@@ -48,7 +48,7 @@ export async function startDiscovery(deps: Deps, start: DiscoveryStart): Promise
         regId: discovery.regId,
         oid,
         expiresAt: discovery.expiresAt,
-      }),
+      }, TRANS_IDS.discovery),
     ),
   );
   await Promise.all(
@@ -80,7 +80,12 @@ export async function onDiscoveryAnswer(
     if (err instanceof RejectedValueError) return failDiscovery(deps, clientId, regId, err.message);
     throw err;
   }
-  if (!current || current.remaining > 0) return;
+  if (!current) return;
+  if (current.remaining > 0) {
+    // An answer is activity; a first registration has no record to renew until it completes.
+    if (current.purpose !== 'register') await deps.store.updateDevice(clientId, {}, deps.clock.now());
+    return;
+  }
   const claimed = await deps.store.claimDiscovery(clientId, regId);
   if (claimed) await finishDiscovery(deps, claimed);
 }

@@ -120,6 +120,19 @@ export class RegistryStore {
     return item && item.expiresAt >= toSeconds(nowMs) ? stripKeys(item) : null;
   }
 
+  /** Whether a live record exists; reads only its expiry. */
+  async isRegistered(clientId: string, nowMs: number): Promise<boolean> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: deviceKey(clientId),
+        ConsistentRead: true,
+        ProjectionExpression: 'expiresAt',
+      }),
+    );
+    return typeof out.Item?.expiresAt === 'number' && out.Item.expiresAt >= toSeconds(nowMs);
+  }
+
   /**
    * Writes a newly discovered device. Succeeds over nothing, over an expired record, or over
    * the same device (same mac); returns whether it existed, or 'conflict' for another mac.

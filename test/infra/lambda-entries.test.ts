@@ -89,10 +89,10 @@ test('a full registration through the register and response entries ends in 201'
   expect(incoming).toHaveLength(1);
   expect(incoming[0]).toMatchObject({ type: 'devIncoming', clientId: 'entry-dev-1' });
 
-  // The same device again with the same objList is simply renewed: 200, no reads.
+  // The same device again (a new transId) with the same objList is simply renewed: 200, no reads.
   published.clear();
-  await register(ruleEvent('register/entry-dev-1', REGISTER));
-  expect(published.on('register/response/entry-dev-1')).toEqual([{ transId: 7, status: 200 }]);
+  await register(ruleEvent('register/entry-dev-1', { ...REGISTER, transId: 8 }));
+  expect(published.on('register/response/entry-dev-1')).toEqual([{ transId: 8, status: 200 }]);
   expect(published.on('request/entry-dev-1')).toEqual([]);
 });
 
