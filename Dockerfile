@@ -29,4 +29,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-CMD ["npx", "tsx", "local/start.ts"]
+# node itself as PID 1 (not npx): SIGTERM reaches the server, which finishes in-flight messages.
+CMD ["node", "--require", "tsx/cjs", "local/start.ts"]

@@ -51,11 +51,6 @@ export async function register(message: ChannelMessage, deps: Deps): Promise<voi
   if (deps.config.join === 'permit' && (await deps.store.getJoinUntilMs()) <= now) {
     return answer(Status.Unauthorized);
   }
-  const inProgress = await deps.store.getDiscovery(clientId, now);
-  if (inProgress?.purpose === 'register' && inProgress.clientTransId === body.transId && inProgress.attrs.mac === attrs.mac) {
-    deps.log.debug({ clientId, transId: body.transId }, 'register redelivered while its reads are under way');
-    return;
-  }
   await startDiscovery(deps, { clientId, purpose: 'register', clientTransId: body.transId, attrs, changed: [], objList });
 }
 

@@ -1,7 +1,7 @@
 import type { ChannelMessage, Deps } from '../shared/deps';
 import { wakeIfOffline } from '../shared/ops/activity';
 import { onCommandAnswer } from '../shared/ops/commands';
-import { onDiscoveryAnswer } from '../shared/ops/discovery';
+import { isDiscoveryRead, onDiscoveryAnswer } from '../shared/ops/discovery';
 import { receive } from '../shared/ops/inbound';
 import { responseSchema } from '../shared/protocol/schemas';
 import type { PendingRequest } from '../shared/store/model';
@@ -18,22 +18,22 @@ export async function response(message: ChannelMessage, deps: Deps): Promise<voi
   const { clientId, body } = inbound;
   const now = deps.clock.now();
   const answer = body.data === undefined ? { status: body.status } : { status: body.status, data: body.data };
+  if (isDiscoveryRead(body.cmdId, body.transId)) {
+    if (!(await onDiscoveryAnswer(deps, clientId, body.transId, answer))) dropped(deps, clientId, body);
+    return;
+  }
   // A command waiting in this process (local stack) is taken from memory; anything else is
   // claimed on its pending request in the table.
   const req = deps.waiters?.take(clientId, body.cmdId, body.transId) ?? (await claim(deps, clientId, body, answer, now));
-  if (!req) {
-    deps.log.debug({ clientId, cmdId: body.cmdId, transId: body.transId }, 'dropped a response nobody waits for');
-    return;
-  }
-  if (req.purpose === 'discover') {
-    // The registration's own writes renew the record when it completes.
-    await onDiscoveryAnswer(deps, req, answer);
-    return;
-  }
+  if (!req) return dropped(deps, clientId, body);
   // An answer is activity: a read/write result's tree write renews the lifetime already.
   const renewed = await onCommandAnswer(deps, req, answer);
   const before = renewed ?? (await deps.store.updateDevice(clientId, {}, now));
   await wakeIfOffline(deps, clientId, before);
+}
+
+function dropped(deps: Deps, clientId: string, body: { cmdId: number; transId: number }): void {
+  deps.log.debug({ clientId, cmdId: body.cmdId, transId: body.transId }, 'dropped a response nobody waits for');
 }
 
 async function claim(

@@ -1,6 +1,9 @@
 import pino from 'pino';
 import { startStack } from './stack';
 
+/** How long a shutdown may take before the process exits without finishing it. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** `npm start`: the whole local stack until SIGINT/SIGTERM, then a clean shutdown. */
 async function main(): Promise<void> {
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
@@ -11,6 +14,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight messages');
+    // In-flight work waits for the broker's acknowledgements; with the broker gone it never
+    // gets them, and a signal must still stop the process. Nothing is lost by giving up: the
+    // bridge acknowledges a message only once handled, so the broker delivers it again.
+    setTimeout(() => {
+      log.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish (broker or store unreachable?): exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
     await stack.close();
     log.info('stopped');
     process.exit(0);

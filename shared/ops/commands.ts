@@ -58,7 +58,6 @@ export async function sendCommand(
   const req = await rendezvous.open(deps, {
     clientId,
     cmdId,
-    purpose: 'command',
     ...(target ?? {}),
     ...(data !== undefined && cmd === 'write' ? { data } : {}),
     expiresAt: Math.ceil((now + deps.config.requestTimeoutMs) / 1000),

@@ -1,20 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { emitEvent, respond, type Deps } from '../deps';
 import { wireId } from '../protocol/ids';
 import type { ObjList } from '../protocol/objlist';
 import { Status } from '../protocol/status';
 import { requestTopic } from '../protocol/topics';
 import { RejectedValueError } from '../store/registry';
-import { toRecord, toSeconds, type DeviceAttrs, type Discovery, type DiscoveryPurpose, type PendingRequest } from '../store/model';
+import { toRecord, toSeconds, type DeviceAttrs, type Discovery, type DiscoveryPurpose, type ObjectTree } from '../store/model';
 import { changedAttributes } from './activity';
-import { allocateRequest, TRANS_IDS } from './requests';
+import { TRANS_IDS } from './requests';
 import { normalizeObjectRead } from './tree';
 
 /**
  * The registration flow of PROTOCOL.md section 3. The server reads every object in objList
- * before it answers. Nothing waits: the discovery is written to the table, the reads go out, and
- * the response handler advances it with each answer; the one handler that takes the discovery
- * out of the table (a conditional delete) finishes or fails it, so it is answered exactly once.
+ * before it answers. Nothing waits: the discovery (with the transId of each read) is written to
+ * the table, the reads go out, and the response handler records each answer on it; the one
+ * handler that takes the discovery out of the table (a conditional delete) finishes or fails
+ * it, so it is answered exactly once.
  */
 export interface DiscoveryStart {
   clientId: string;
@@ -26,68 +27,94 @@ export interface DiscoveryStart {
 }
 
 const READ = 0;
+const ATTEMPTS = 8;
 
+/** Registration reads use the lower half of the 16-bit transIds; commands the upper half. */
+export const isDiscoveryRead = (cmdId: number, transId: number): boolean =>
+  cmdId === READ && transId >= TRANS_IDS.discovery.from && transId < TRANS_IDS.discovery.to;
+
+/**
+ * Starts (or, for a redelivered message, leaves running) a discovery. Its reads are recorded
+ * in the discovery item itself, one transId per object, so each answer costs one write.
+ */
 export async function startDiscovery(deps: Deps, start: DiscoveryStart): Promise<void> {
   const now = deps.clock.now();
   const oids = Object.keys(start.objList);
-  const discovery: Discovery = {
+  const base: Omit<Discovery, 'reads'> = {
     ...start,
     regId: randomUUID(),
-    objects: {},
+    answers: {},
     remaining: oids.length,
     expiresAt: Math.ceil((now + deps.config.requestTimeoutMs) / 1000),
   };
-  if (oids.length === 0) return finishDiscovery(deps, discovery);
-  await deps.store.putDiscovery(discovery);
-  const requests = await Promise.all(
-    oids.map((oid) =>
-      allocateRequest(deps, {
-        clientId: start.clientId,
-        cmdId: READ,
-        purpose: 'discover',
-        regId: discovery.regId,
-        oid,
-        expiresAt: discovery.expiresAt,
-      }, TRANS_IDS.discovery),
-    ),
-  );
-  await Promise.all(
-    requests.map((r) =>
-      deps.publisher.publish(
-        requestTopic(start.clientId),
-        JSON.stringify({ transId: r.transId, cmdId: READ, oid: wireId(r.oid!) }),
+  if (oids.length === 0) return finishDiscovery(deps, { ...base, reads: {} });
+  const { from, to } = TRANS_IDS.discovery;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const first = randomInt(from, to - oids.length);
+    const reads = Object.fromEntries(oids.map((oid, i) => [String(first + i), oid]));
+    const put = await deps.store.putDiscovery({ ...base, reads }, now);
+    if (put === 'running') {
+      deps.log.debug({ clientId: start.clientId, transId: start.clientTransId }, 'redelivered while its reads are under way');
+      return;
+    }
+    // A late answer to the discovery this one replaced must not land on one of its reads.
+    if (Object.keys(reads).some((t) => t in (put.replaced?.reads ?? {}))) continue;
+    await Promise.all(
+      Object.entries(reads).map(([transId, oid]) =>
+        deps.publisher.publish(
+          requestTopic(start.clientId),
+          JSON.stringify({ transId: Number(transId), cmdId: READ, oid: wireId(oid) }),
+        ),
       ),
-    ),
-  );
-}
-
-/** One read answer of a discovery, already claimed from its pending request. */
-export async function onDiscoveryAnswer(
-  deps: Deps,
-  req: PendingRequest,
-  answer: { status: number; data?: unknown },
-): Promise<void> {
-  const { clientId, regId, oid } = req as Required<PendingRequest>;
-  if (answer.status !== Status.Content) {
-    return failDiscovery(deps, clientId, regId, `read of object ${oid} answered ${answer.status}`);
-  }
-  const tree = normalizeObjectRead(oid, answer.data);
-  if (!tree) return failDiscovery(deps, clientId, regId, `read of object ${oid} returned no object`);
-  let current: Discovery | null;
-  try {
-    current = await deps.store.addDiscoveredObject(clientId, regId, oid, tree);
-  } catch (err) {
-    if (err instanceof RejectedValueError) return failDiscovery(deps, clientId, regId, err.message);
-    throw err;
-  }
-  if (!current) return;
-  if (current.remaining > 0) {
-    // An answer is activity; a first registration has no record to renew until it completes.
-    if (current.purpose !== 'register') await deps.store.updateDevice(clientId, {}, deps.clock.now());
+    );
     return;
   }
-  const claimed = await deps.store.claimDiscovery(clientId, regId);
+  throw new Error(`no free transIds for the reads of ${start.clientId}`);
+}
+
+/** One read answer; false when no discovery of this client waits for it. */
+export async function onDiscoveryAnswer(
+  deps: Deps,
+  clientId: string,
+  transId: number,
+  answer: { status: number; data?: unknown },
+): Promise<boolean> {
+  const now = deps.clock.now();
+  let current: Discovery | null;
+  try {
+    current = await deps.store.recordDiscoveryAnswer(clientId, transId, answer, now);
+  } catch (err) {
+    if (!(err instanceof RejectedValueError)) throw err;
+    const pending = await deps.store.getDiscovery(clientId, now);
+    if (!pending || !(String(transId) in pending.reads)) return false;
+    await failDiscovery(deps, clientId, pending.regId, `read answer not storable: ${err.message}`);
+    return true;
+  }
+  if (!current) return false;
+  const oid = current.reads[String(transId)];
+  if (answer.status !== Status.Content) {
+    await failDiscovery(deps, clientId, current.regId, `read of object ${oid} answered ${answer.status}`);
+    return true;
+  }
+  if (current.remaining > 0) {
+    // An answer is activity; a first registration has no record to renew until it completes.
+    if (current.purpose !== 'register') await deps.store.updateDevice(clientId, {}, now);
+    return true;
+  }
+  const claimed = await deps.store.claimDiscovery(clientId, current.regId);
   if (claimed) await finishDiscovery(deps, claimed);
+  return true;
+}
+
+/** The object tree the answers make, or a reason why they make none. */
+function discoveredObjects(d: Discovery): ObjectTree | string {
+  const objects: ObjectTree = {};
+  for (const [transId, oid] of Object.entries(d.reads)) {
+    const tree = normalizeObjectRead(oid, d.answers[transId]?.data);
+    if (!tree) return `read of object ${oid} returned no object`;
+    objects[oid] = tree;
+  }
+  return objects;
 }
 
 /** Fails a discovery if it is still current: the client gets 500 and nothing of it is kept. */
@@ -102,6 +129,11 @@ const answerChannel = (d: Discovery) => (d.purpose === 'update' ? 'update' : 're
 
 async function finishDiscovery(deps: Deps, d: Discovery): Promise<void> {
   const now = deps.clock.now();
+  const objects = discoveredObjects(d);
+  if (typeof objects === 'string') {
+    deps.log.warn({ clientId: d.clientId, purpose: d.purpose, reason: objects }, 'registration failed');
+    return respond(deps, answerChannel(d), d.clientId, d.clientTransId, Status.InternalServerError);
+  }
   if (d.purpose !== 'register') {
     const before = await deps.store.updateDevice(
       d.clientId,
@@ -110,7 +142,7 @@ async function finishDiscovery(deps: Deps, d: Discovery): Promise<void> {
         ip: d.attrs.ip,
         version: d.attrs.version,
         objList: d.objList,
-        objects: d.objects,
+        objects,
         ...(d.purpose === 'reregister' ? { status: 'online' as const } : {}),
       },
       now,
@@ -138,7 +170,7 @@ async function finishDiscovery(deps: Deps, d: Discovery): Promise<void> {
     objList: d.objList,
     status: 'online' as const,
     expiresAt: nowSec + d.attrs.lifetime,
-    objects: d.objects,
+    objects,
     regTransId: d.clientTransId,
   };
   let outcome: Awaited<ReturnType<typeof deps.store.createDevice>>;

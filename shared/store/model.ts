@@ -41,18 +41,19 @@ export interface Discovery {
   /** Attribute names the client actually sent in an update, for `devUpdate`. */
   changed: string[];
   objList: ObjList;
-  objects: Record<string, Record<string, Record<string, unknown>>>;
+  /** transId of each object read -> its oid */
+  reads: Record<string, string>;
+  /** transId -> the device's answer as it came (normalised when the discovery completes) */
+  answers: Record<string, { status: number; data?: unknown }>;
   remaining: number;
   expiresAt: number;
 }
 
-/** A request the server published on `request/<id>` and whose response it still expects. */
+/** A command the server published on `request/<id>` and whose response it still expects. */
 export interface PendingRequest {
   clientId: string;
   cmdId: number;
   transId: number;
-  purpose: 'discover' | 'command';
-  regId?: string;
   oid?: string;
   iid?: string;
   rid?: string;

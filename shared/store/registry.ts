@@ -393,14 +393,29 @@ export class RegistryStore {
 
   // ---- discoveries (registration reads in progress) ----------------------------------
 
-  /** A new discovery replaces any earlier one of the same client; late answers to it are dropped by regId. */
-  async putDiscovery(d: Discovery): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...discoveryKey(d.clientId), ...d, kind: this.kind('r', d.clientId), dueAt: d.expiresAt },
-      }),
-    );
+  /**
+   * Writes a discovery, replacing any earlier one of the same client (late answers to that one
+   * are then dropped), unless one for this very message (same client transId and purpose) is
+   * still running: 'running' tells the caller it is a redelivery.
+   */
+  async putDiscovery(d: Discovery, nowMs: number): Promise<{ replaced?: Discovery } | 'running'> {
+    try {
+      const out = await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...discoveryKey(d.clientId), ...d, kind: this.kind('r', d.clientId), dueAt: d.expiresAt },
+          ConditionExpression:
+            'attribute_not_exists(pk) OR #expiresAt < :now OR #clientTransId <> :t OR #purpose <> :p',
+          ExpressionAttributeNames: { '#purpose': 'purpose', '#expiresAt': 'expiresAt', '#clientTransId': 'clientTransId' },
+          ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':t': d.clientTransId, ':p': d.purpose },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return { replaced: out.Attributes ? stripKeys(out.Attributes as Discovery) : undefined };
+    } catch (err) {
+      if (isConditionFailure(err)) return 'running';
+      throw err;
+    }
   }
 
   async getDiscovery(clientId: string, nowMs: number): Promise<Discovery | null> {
@@ -411,12 +426,15 @@ export class RegistryStore {
     return d && d.expiresAt >= toSeconds(nowMs) ? stripKeys(d) : null;
   }
 
-  /** Records one object's read result; returns the discovery as it is now, or null if it is no longer current. */
-  async addDiscoveredObject(
+  /**
+   * Records the answer to one read of the running discovery, once; returns the discovery as it
+   * is now, or null when no running discovery waits for that transId.
+   */
+  async recordDiscoveryAnswer(
     clientId: string,
-    regId: string,
-    oid: string,
-    tree: Record<string, Record<string, unknown>>,
+    transId: number,
+    answer: { status: number; data?: unknown },
+    nowMs: number,
   ): Promise<Discovery | null> {
     try {
       const out = await this.send(() =>
@@ -424,10 +442,16 @@ export class RegistryStore {
           new UpdateCommand({
             TableName: this.tableName,
             Key: discoveryKey(clientId),
-            UpdateExpression: 'SET objects.#oid = :tree, remaining = remaining - :one',
-            ConditionExpression: 'regId = :regId',
-            ExpressionAttributeNames: { '#oid': oid },
-            ExpressionAttributeValues: { ':tree': tree, ':one': 1, ':regId': regId },
+            UpdateExpression: 'SET #answers.#t = :a, #remaining = #remaining - :one',
+            ConditionExpression: 'attribute_exists(#reads.#t) AND attribute_not_exists(#answers.#t) AND #expiresAt >= :now',
+            ExpressionAttributeNames: {
+              '#t': String(transId),
+              '#answers': 'answers',
+              '#reads': 'reads',
+              '#remaining': 'remaining',
+              '#expiresAt': 'expiresAt',
+            },
+            ExpressionAttributeValues: { ':a': answer, ':one': 1, ':now': toSeconds(nowMs) },
             ReturnValues: 'ALL_NEW',
           }),
         ),

@@ -92,7 +92,7 @@ test('the Dockerfile: node:20-slim, npm ci, starts local/start.ts with tsx', () 
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/^FROM node:20-slim\s*$/m);
   expect(dockerfile).toMatch(/^RUN npm ci\b/m);
-  expect(dockerfile).toMatch(/^CMD \["npx", "tsx", "local\/start\.ts"\]\s*$/m);
+  expect(dockerfile).toMatch(/^CMD \["node", "--require", "tsx\/cjs", "local\/start\.ts"\]\s*$/m);
   // Everything start.ts imports is copied in.
   for (const dir of ['shared', 'functions', 'local']) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} `, 'm'));
 });

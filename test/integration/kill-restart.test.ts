@@ -39,7 +39,8 @@ afterAll(async () => {
 });
 
 async function startServer(): Promise<ChildProcess> {
-  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['local/start.ts'], { cwd: ROOT, env, stdio: 'ignore' });
+  // node itself, not the tsx wrapper: SIGKILL must hit the server process, not a parent of it.
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'local/start.ts'], { cwd: ROOT, env, stdio: 'ignore' });
   await eventually(
     async () => {
       if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);

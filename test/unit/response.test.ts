@@ -99,8 +99,10 @@ describe('responses nobody waits for are dropped quietly', () => {
     deps.publisher.clear();
     await expect(send('n1', body(a.transId, b.transId))).resolves.toBeUndefined();
     expect(deps.publisher.published).toEqual([]);
-    expect(await deps.store.getRequest('n1', 0, a.transId)).not.toHaveProperty('answer');
-    expect(await deps.store.getRequest('n1', 0, b.transId)).not.toHaveProperty('answer');
+    const pending = await deps.store.getDiscovery('n1', deps.clock.now());
+    expect(pending?.answers).toEqual({});
+    expect(pending?.remaining).toBe(2);
+    expect(Object.keys(pending?.reads ?? {}).map(Number).sort()).toEqual([a.transId, b.transId].sort());
   });
 
   test("another client's answer to n1's request matches nothing", async () => {
@@ -152,7 +154,7 @@ describe('malformed input: never answered, never thrown, nothing changed', () =>
     const [a] = await startRegistration();
     const raw = `{"transId":${a.transId},"cmdId":0,"status":205,"data":{"0":{"5700":1e999}}}`;
     await expect(send('n1', raw)).resolves.toBeUndefined();
-    expect(await deps.store.getRequest('n1', 0, a.transId)).not.toHaveProperty('answer');
+    expect((await deps.store.getDiscovery('n1', deps.clock.now()))?.answers).toEqual({});
   });
 
   test('a spoofed answer cannot complete a registration', async () => {
