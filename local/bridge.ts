@@ -71,6 +71,9 @@ export class Bridge {
     const internals = client as unknown as { _sendPacket: SendPacket };
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
       const run = this.closing ? new Promise<void>(() => undefined) : this.dispatch(packet.topic, packet.payload as Buffer);
+      // A run rejects only when its handler failed while the bridge is closing: the message stays
+      // unacknowledged (the broker delivers it again) and must not crash the stopping process.
+      run.catch(() => undefined);
       if (packet.qos > 0 && packet.messageId !== undefined) this.unacked.set(packet.messageId, run);
       callback();
     };
@@ -81,9 +84,12 @@ export class Bridge {
       if (!run) return send(packet, cb, cbStorePut);
       this.unacked.delete(messageId!);
       cb?.();
-      void run.then(() => {
-        if (client.connected) send(packet);
-      });
+      void run.then(
+        () => {
+          if (client.connected) send(packet);
+        },
+        () => undefined, // failed while closing: no PUBACK
+      );
     };
   }
 

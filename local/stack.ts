@@ -57,7 +57,8 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     const dynamo = new DynamoDBClient({
       endpoint: dynamoEndpoint,
       // A store that stops answering must fail the call (and get it retried), not hang it.
-      requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+      // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes.
+      requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
       region: env.AWS_REGION ?? 'local',
       credentials: {
         accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',

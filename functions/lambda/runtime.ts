@@ -35,7 +35,9 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Deps {
   if (cached) return cached;
   const dynamo = new DynamoDBClient({
     ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}),
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+    // A store that stops answering fails the call (retried) instead of hanging the invocation
+    // until the Lambda timeout: without throwOnRequestTimeout the SDK only logs a warning.
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
   });
   const publisher =
     publisherOverride ??
