@@ -85,8 +85,17 @@ class LightDevice implements BenchDevice {
 
   private call(channel: string, body: Record<string, unknown>): Promise<number> {
     const transId = ++this.transId;
+    const key = `${channel}/${transId}`;
     return new Promise((resolve) => {
-      this.pending.set(`${channel}/${transId}`, resolve);
+      // No answer in a minute counts as a failure (status 0), so a run always ends with figures.
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        resolve(0);
+      }, 60_000);
+      this.pending.set(key, (status) => {
+        clearTimeout(timer);
+        resolve(status);
+      });
       this.client!.publish(`${channel}/${this.clientId}`, JSON.stringify({ transId, ...body }), { qos: 1 });
     });
   }
@@ -100,8 +109,9 @@ class LightDevice implements BenchDevice {
       return;
     }
     const key = `${topic.split('/')[0]}/${msg.transId}`;
-    this.pending.get(key)?.(msg.status);
+    const settle = this.pending.get(key);
     this.pending.delete(key);
+    settle?.(msg.status);
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startMosquitto, type MosquittoProcess } from '../test/helpers/mosquitto';
@@ -53,6 +53,9 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function startOurs(): Promise<ServerUnderTest> {
   const broker: MosquittoProcess = await startMosquitto(['allow_anonymous true', 'max_connections -1']);
   const httpPort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'lwmqn-bench-'));
+  // The server's log goes to a file: an undrained pipe would block the server once it fills.
+  const logFile = openSync(join(dataDir, 'server.log'), 'w');
   // `--profile DIR` (LWMQN_BENCH_PROFILE) writes a V8 CPU profile of our server on exit.
   const profile = process.env.LWMQN_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.LWMQN_BENCH_PROFILE] : [];
   const child = spawn(process.execPath, [...profile, '--require', 'tsx/cjs', 'local/start.ts'], {
@@ -60,18 +63,18 @@ export async function startOurs(): Promise<ServerUnderTest> {
     env: {
       ...process.env,
       MQTT_URL: broker.url,
-      LWMQN_DATA_DIR: mkdtempSync(join(tmpdir(), 'lwmqn-bench-')),
+      LWMQN_DATA_DIR: dataDir,
       HTTP_PORT: String(httpPort),
       LWMQN_BRIDGE_ID: `bench-bridge-${process.pid}`,
       LOG_LEVEL: 'warn',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFile, logFile],
   });
   // pino writes JSON lines; the ready line is logged at info, so poll /health instead.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`our server exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`our server exited with ${child.exitCode}; see ${dataDir}/server.log`);
     try {
       if ((await fetch(`http://127.0.0.1:${httpPort}/health`)).ok) break;
     } catch {
@@ -123,6 +126,8 @@ export async function startReference(log: (line: string) => void): Promise<Serve
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await waitForLine(child, /READY/, 'mqtt-shepherd (is port 1883 free?)');
+  child.stdout?.resume();
+  child.stderr?.resume();
   return {
     name: 'mqtt-shepherd 0.7.7',
     mqttUrl: 'mqtt://127.0.0.1:1883',

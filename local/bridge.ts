@@ -12,6 +12,8 @@ export interface BridgeOptions {
   username?: string;
   password?: string;
   log: Logger;
+  /** Handlers running at once across all devices (each device's messages still run in order). */
+  concurrency?: number;
 }
 
 const MAX_BACKOFF_MS = 5_000;
@@ -30,7 +32,7 @@ type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () =
 export class Bridge {
   readonly client: MqttClient;
   readonly publisher: Publisher;
-  private readonly queue = new KeyedQueue();
+  private readonly queue: KeyedQueue;
   /** messageId -> the handler run its PUBACK waits for */
   private readonly unacked = new Map<number, Promise<void>>();
   private readonly retrying = new Set<string>();
@@ -39,6 +41,7 @@ export class Bridge {
   private deps?: Deps;
 
   constructor(private readonly options: BridgeOptions) {
+    this.queue = new KeyedQueue(options.concurrency ?? 64);
     this.client = mqtt.connect(options.url, {
       clientId: options.clientId,
       clean: false,
@@ -130,6 +133,8 @@ export class Bridge {
     const message = { topic, payload: payload.toString('base64'), receivedAt: Date.now() };
     const handler = CHANNEL_HANDLERS[channel];
     const key = topic.slice(slash + 1);
+    // Device answers complete registrations and commands that are on a clock: they go first.
+    const urgent = channel === 'response';
     return this.queue.push(key, async () => {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -146,7 +151,7 @@ export class Bridge {
           this.retrying.delete(topic + '#' + message.receivedAt);
         }
       }
-    });
+    }, urgent);
   }
 
   /** Stops taking messages, lets in-flight handlers finish and acknowledges them, then disconnects. */

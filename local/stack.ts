@@ -75,6 +75,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       username: env.LWMQN_BRIDGE_USERNAME,
       password: env.LWMQN_BRIDGE_PASSWORD,
       log: logger,
+      concurrency: positiveInt(env, 'LWMQN_BRIDGE_CONCURRENCY', 64),
     });
     const bus = new EventBus();
     // The API and the bridge share this process: answers reach waiting commands directly.
