@@ -37,6 +37,7 @@ export const ruleSql = (channel: ClientChannel): string =>
  * table management: the table exists before any function runs.
  */
 export const TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',

@@ -266,7 +266,7 @@ describe('IAM', () => {
     expect(tableStatements.length).toBeGreaterThanOrEqual(10);
     for (const s of tableStatements) {
       expect(asList<string>(s.Action).sort()).toEqual(
-        ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       );
       expect(s.Resource).toEqual([
         { 'Fn::GetAtt': [tableId, 'Arn'] },
