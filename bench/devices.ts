@@ -3,6 +3,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 /** A simulated device: the real `mqtt-node` client, or a light built-in one for thousands. */
 export interface BenchDevice {
   clientId: string;
+  /** Whatever the client does before it can register (mqtt-node looks up the host's network). */
+  prepare(): Promise<void>;
   /** Connects and registers; resolves with the register status. */
   register(): Promise<number>;
   /** One notify on temperature/0/sensorValue; resolves with its status once answered. */
@@ -18,6 +20,8 @@ export function makeDevice(kind: ClientKind, clientId: string, url: string): Ben
 
 class MqttNodeDevice implements BenchDevice {
   private readonly node: any;
+  /** mqtt-node learns the host's ip and mac asynchronously; registering before would send nulls. */
+  private readonly ready: Promise<void>;
   constructor(
     readonly clientId: string,
     private readonly url: string,
@@ -29,25 +33,43 @@ class MqttNodeDevice implements BenchDevice {
     const so = new SmartObject();
     so.init('temperature', 0, { sensorValue: 21.5, units: 'C' });
     this.node = new MqttNode(clientId, so, { lifetime: 3600 });
+    this.ready = new Promise((resolve) => this.node.once('ready', resolve));
     this.node.on('error', () => undefined);
   }
-  register(): Promise<number> {
-    return new Promise((resolve) =>
+  prepare(): Promise<void> {
+    return this.ready;
+  }
+  async register(): Promise<number> {
+    await this.ready;
+    return withTimeout((done) =>
       this.node.connect(this.url, { reconnectPeriod: 0 }, (err: Error | null, rsp: { status: number }) =>
-        resolve(err ? 0 : rsp.status),
+        done(err ? 0 : rsp.status),
       ),
     );
   }
   notify(value: number): Promise<number> {
-    return new Promise((resolve) =>
+    return withTimeout((done) =>
       this.node.notify({ oid: 3303, iid: 0, rid: 5700, data: value }, (err: Error | null, rsp: { status: number }) =>
-        resolve(err ? 0 : rsp.status),
+        done(err ? 0 : rsp.status),
       ),
     );
   }
   close(): void {
     this.node.mc?.end(true);
   }
+}
+
+/** No answer in a minute counts as a failure (status 0), so a run always ends with figures. */
+const CALL_TIMEOUT_MS = 60_000;
+
+function withTimeout(start: (done: (status: number) => void) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(0), CALL_TIMEOUT_MS);
+    start((status) => {
+      clearTimeout(timer);
+      resolve(status);
+    });
+  });
 }
 
 const TREE: Record<string, unknown> = {
@@ -64,6 +86,8 @@ class LightDevice implements BenchDevice {
     readonly clientId: string,
     private readonly url: string,
   ) {}
+
+  async prepare(): Promise<void> {}
 
   async register(): Promise<number> {
     const id = this.clientId;
@@ -86,18 +110,10 @@ class LightDevice implements BenchDevice {
   private call(channel: string, body: Record<string, unknown>): Promise<number> {
     const transId = ++this.transId;
     const key = `${channel}/${transId}`;
-    return new Promise((resolve) => {
-      // No answer in a minute counts as a failure (status 0), so a run always ends with figures.
-      const timer = setTimeout(() => {
-        this.pending.delete(key);
-        resolve(0);
-      }, 60_000);
-      this.pending.set(key, (status) => {
-        clearTimeout(timer);
-        resolve(status);
-      });
+    return withTimeout((done) => {
+      this.pending.set(key, done);
       this.client!.publish(`${channel}/${this.clientId}`, JSON.stringify({ transId, ...body }), { qos: 1 });
-    });
+    }).finally(() => this.pending.delete(key));
   }
 
   private onMessage(topic: string, payload: Buffer): void {

@@ -64,7 +64,8 @@ async function measure(server: ServerUnderTest): Promise<Result> {
     makeDevice(opts.client, `bench-${opts.client}-${i}`, server.mqttUrl),
   );
   try {
-    // 1. a burst of registrations
+    // 1. a burst of registrations, timed from when every client is ready to send its register
+    await Promise.all(devices.map((d) => d.prepare()));
     const regProgress = new Progress(`${server.name}: registering`, devices.length);
     let registered = 0;
     let regFailures = 0;
