@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { listen, type Running } from './embedded-store';
 

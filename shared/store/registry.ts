@@ -166,7 +166,7 @@ export class RegistryStore {
     clientId: string,
     changes: DeviceChanges,
     nowMs: number,
-    opts: { wakeBy?: number | null; expectStatus?: DeviceStatus[] } = {},
+    opts: { wakeBy?: number | null } = {},
   ): Promise<DeviceItem | null> {
     const x = new Names();
     const now = x.value(toSeconds(nowMs));
@@ -184,11 +184,7 @@ export class RegistryStore {
       sets.push(`${x.name('wakeBy')} = ${x.value(opts.wakeBy)}`);
       sets.push(`${x.name('sleepKind')} = ${x.value(this.kind('s', clientId))}`);
     }
-    let condition = `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now}`;
-    if (opts.expectStatus) {
-      const st = x.name('status');
-      condition += ` AND (${opts.expectStatus.map((s) => `${st} = ${x.value(s)}`).join(' OR ')})`;
-    }
+    const condition = `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now}`;
     return this.conditionalUpdate(clientId, sets, removes, condition, x);
   }
 
