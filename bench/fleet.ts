@@ -167,7 +167,7 @@ function printTable(results: Result[]): void {
     ['notify latency p50 / p99', (r) => `${r.notifyP50Ms} / ${r.notifyP99Ms} ms`],
     [`remote reads/s (${opts.readConcurrency} in flight)`, (r) => `${r.readsPerSecond} (${r.readFailures} failed)`],
     ['read latency p50 / p99', (r) => `${r.readP50Ms} / ${r.readP99Ms} ms`],
-    ['server RSS (max)', (r) => `${r.serverRssMiB} MiB`],
+    ['server RSS (max, with its store)', (r) => `${r.serverRssMiB} MiB`],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const colWidth = Math.max(...results.map((r) => r.server.length), ...results.flatMap((r) => rows.map(([, f]) => f(r).length)));

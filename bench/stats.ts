@@ -10,11 +10,13 @@ export function summarize(latencies: number[]): { p50: number; p99: number } {
 
 export const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 
-/** Resident memory of a process in MiB, from /proc (Linux). */
+/** Resident memory in MiB of a process and its children (our embedded store), from /proc (Linux). */
 export function rssMiB(pid: number): number {
   try {
     const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-    return line ? Math.round(Number(line.replace(/\D+/g, '')) / 1024) : NaN;
+    const own = line ? Number(line.replace(/\D+/g, '')) / 1024 : NaN;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return Math.round(children.reduce((sum, child) => sum + rssMiB(Number(child)), own));
   } catch {
     return NaN;
   }

@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
@@ -33,4 +34,29 @@ export function listen(server: Server, host: string, port: number): Promise<void
       resolve();
     });
   });
+}
+
+/**
+ * dynalite persisted under `dataDir`, in a child process (local/store-process.cjs): its work
+ * runs on another core than the server's, and it exits when the server process goes away.
+ */
+export async function startStoreProcess(dataDir: string): Promise<Running> {
+  const child = fork(join(__dirname, 'store-process.cjs'), [], {
+    env: { ...process.env, LWMQN_STORE_PATH: join(dataDir, 'dynamodb') },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port?: number }) => (m?.port ? resolve(m.port) : reject(new Error('store sent no port'))));
+    child.once('exit', (code) => reject(new Error(`store process exited with ${code}`)));
+  });
+  child.removeAllListeners('exit');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

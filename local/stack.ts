@@ -13,7 +13,7 @@ import { MemoryRendezvous } from '../shared/ops/rendezvous';
 import { createDocumentClient, RegistryStore } from '../shared/store/registry';
 import { ensureTable } from '../shared/store/table';
 import { Bridge } from './bridge';
-import { startEmbeddedStore, type Running } from './embedded-store';
+import { startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 
 /** Everything `npm start` runs on one machine: broker, store, bridge, HTTP API, reaper. */
@@ -40,7 +40,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     let dynamoEndpoint = env.DYNAMODB_ENDPOINT;
     if (!dynamoEndpoint) {
       const dataDir = resolve(env.LWMQN_DATA_DIR || '.lwmqn');
-      const store = await startEmbeddedStore(dataDir);
+      const store = await startStoreProcess(dataDir);
       owned.push(store);
       dynamoEndpoint = store.url;
       logger.info({ dataDir }, 'embedded DynamoDB-compatible store (dynalite) started');

@@ -1,0 +1,40 @@
+'use strict';
+// The embedded store (dynalite over LevelDB) in a process of its own, so its work runs on
+// another core than the server's, as DynamoDB runs elsewhere in the cloud. Started by
+// local/embedded-store.ts with an IPC channel; it reports its port and exits when the parent
+// goes away, even if the parent was killed.
+const { mkdirSync } = require('node:fs');
+const { Level } = require('level');
+const dynalite = require('dynalite');
+
+async function waitForLock(path) {
+  // A store process of a killed server may still hold the LevelDB lock for a moment.
+  for (let attempt = 0; ; attempt++) {
+    const probe = new Level(path);
+    try {
+      await probe.open();
+      await probe.close();
+      return;
+    } catch (err) {
+      if (attempt >= 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function main() {
+  const path = process.env.LWMQN_STORE_PATH;
+  mkdirSync(path, { recursive: true });
+  await waitForLock(path);
+  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  server.listen(Number(process.env.LWMQN_STORE_PORT || 0), '127.0.0.1', () => {
+    process.send({ port: server.address().port });
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
+main().catch((err) => {
+  process.stderr.write(`lwmqn store: ${err && err.message}\n`);
+  process.exit(1);
+});
