@@ -3,7 +3,10 @@ import { TestDevice } from '../helpers/device';
 import { CapturingLog, registerDevice, sampleObjects, sampleObjectsStored } from '../helpers/integration';
 import { startMosquitto, type MosquittoProcess } from '../helpers/mosquitto';
 import { eventually } from '../helpers/poll';
-import { startTestStore, type TestStore } from '../helpers/recorder';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startStoreProcess, type Running } from '../../local/embedded-store';
 import { CuttableProxy, type CutMode } from '../helpers/tcp-proxy';
 
 /**
@@ -18,7 +21,9 @@ jest.setTimeout(180_000);
 const NOTIFIES = 20;
 
 let mosquitto: MosquittoProcess;
-let store: TestStore;
+// The store runs in its own process, as with npm start: requests the stack abandoned while it
+// hung may still be worked on there after the test closes it, without touching this process.
+let store: Running;
 let proxy: CuttableProxy;
 let stack: Stack;
 const log = new CapturingLog();
@@ -32,8 +37,8 @@ beforeAll(async () => {
   process.on('unhandledRejection', onCrash);
   process.on('uncaughtException', onCrash);
   mosquitto = await startMosquitto();
-  store = await startTestStore();
-  proxy = await CuttableProxy.start(Number(new URL(store.endpoint).port));
+  store = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-outage-')));
+  proxy = await CuttableProxy.start(Number(new URL(store.url).port));
   stack = await startStack(
     {
       MQTT_URL: mosquitto.url,
