@@ -70,7 +70,8 @@ const api = (path: string) => fetch(`http://127.0.0.1:${env.HTTP_PORT}${path}`);
 
 /** Starts the server in a process group of its own and waits until GET /health answers 200. */
 async function launch(extraEnv: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['local/start.ts'], {
+  // node itself, as Docker runs it: the tsx wrapper's own signal relay is not what is under test.
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'local/start.ts'], {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
     detached: true,
