@@ -5,7 +5,7 @@ import { emitEvent, respond, type Deps } from '../shared/deps';
 import { DeviceNotRegistered, sendCommand, type CommandName, type CommandRendezvous } from '../shared/ops/commands';
 import { TableRendezvous } from '../shared/ops/rendezvous';
 import { parsePath, type Target } from '../shared/protocol/paths';
-import { LIMITS } from '../shared/protocol/payload';
+import { firstProblem, LIMITS } from '../shared/protocol/payload';
 import { describeIssue } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { ANNOUNCE_TOPIC, isValidClientId } from '../shared/protocol/topics';
@@ -210,23 +210,19 @@ async function readJson(c: Context, optional = false): Promise<unknown> {
 /**
  * What a device or the store could not take: a number DynamoDB cannot hold (JSON.parse makes
  * 1e999 Infinity; DynamoDB keeps magnitudes 1e-130..1e126), or nesting deeper than the channel
- * handlers accept (the device's answer echoing it would be refused). Iterative, as in
- * shared/protocol/payload.ts.
+ * handlers accept (the device's answer echoing it would be refused).
  */
 function checkBody(root: unknown): string | undefined {
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  return firstProblem(root, (node, depth) => {
     if (typeof node === 'number') {
       const abs = Math.abs(node);
-      if (!Number.isFinite(node) || (abs !== 0 && (abs < 1e-130 || abs >= 1e126))) return `number ${node} out of range`;
-      continue;
+      return !Number.isFinite(node) || (abs !== 0 && (abs < 1e-130 || abs >= 1e126)) ? `number ${node} out of range` : undefined;
     }
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > LIMITS.maxDepth) return `body nested deeper than ${LIMITS.maxDepth} levels`;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return undefined;
+    if (node !== null && typeof node === 'object' && depth > LIMITS.maxDepth) {
+      return `body nested deeper than ${LIMITS.maxDepth} levels`;
+    }
+    return undefined;
+  });
 }
 
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {

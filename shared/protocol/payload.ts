@@ -42,25 +42,33 @@ export function decodeJsonObject(text: string): Decoded {
   return { ok: true, value: value as Record<string, unknown> };
 }
 
-/** Iterative walk: a deeply nested payload must not overflow the stack while being checked. */
-function checkShape(root: unknown): string | undefined {
+/**
+ * Visits every value of a parsed JSON document with its depth (the root is 1) and returns the
+ * first problem `check` reports. Iterative: a deeply nested document must not overflow the
+ * stack while it is being checked.
+ */
+export function firstProblem(root: unknown, check: (node: unknown, depth: number) => string | undefined): string | undefined {
   const stack: Array<[unknown, number]> = [[root, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    // JSON.parse turns a number beyond the double range (1e999) into Infinity, which no store holds.
-    if (typeof node === 'number' && !Number.isFinite(node)) return 'number out of range';
+    const problem = check(node, depth);
+    if (problem) return problem;
     if (node === null || typeof node !== 'object') continue;
-    if (depth > LIMITS.maxDepth) return 'payload nested too deeply';
-    if (Array.isArray(node)) {
-      for (const item of node) stack.push([item, depth + 1]);
-      continue;
-    }
-    for (const key of Object.keys(node)) {
-      if (POISONED_KEYS.has(key)) return `forbidden key ${key}`;
-      stack.push([(node as Record<string, unknown>)[key], depth + 1]);
-    }
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
   return undefined;
+}
+
+function checkShape(root: unknown): string | undefined {
+  return firstProblem(root, (node, depth) => {
+    // JSON.parse turns a number beyond the double range (1e999) into Infinity, which no store holds.
+    if (typeof node === 'number' && !Number.isFinite(node)) return 'number out of range';
+    if (node === null || typeof node !== 'object') return undefined;
+    if (depth > LIMITS.maxDepth) return 'payload nested too deeply';
+    if (Array.isArray(node)) return undefined;
+    const poisoned = Object.keys(node).find((key) => POISONED_KEYS.has(key));
+    return poisoned === undefined ? undefined : `forbidden key ${poisoned}`;
+  });
 }
 
 /** The transId to echo in a 400: the client's, when it is usable, else 0 (PROTOCOL.md section 2). */
