@@ -10,6 +10,7 @@ import type { Deps } from '../shared/deps';
 import { fanOutEventSink, mqttEventSink } from '../shared/events';
 import { systemClock, type Logger } from '../shared/ports';
 import { MemoryRendezvous } from '../shared/ops/rendezvous';
+import { DeviceCache } from '../shared/store/device-cache';
 import { createDocumentClient, RegistryStore } from '../shared/store/registry';
 import { ensureTable } from '../shared/store/table';
 import { Bridge } from './bridge';
@@ -38,6 +39,8 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
   };
   try {
     let dynamoEndpoint = env.DYNAMODB_ENDPOINT;
+    const embeddedStore = !dynamoEndpoint;
+    const cacheDevices = deviceCacheSetting(env, embeddedStore);
     if (!dynamoEndpoint) {
       const dataDir = resolve(env.LWMQN_DATA_DIR || '.lwmqn');
       const store = await startStoreProcess(dataDir);
@@ -81,7 +84,12 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     // The API and the bridge share this process: answers reach waiting commands directly.
     const rendezvous = new MemoryRendezvous();
     const deps: Deps = {
-      store: new RegistryStore(createDocumentClient(dynamo), tableName, positiveInt(env, 'LWMQN_INDEX_SHARDS', 8)),
+      store: new RegistryStore(
+        createDocumentClient(dynamo),
+        tableName,
+        positiveInt(env, 'LWMQN_INDEX_SHARDS', 8),
+        cacheDevices ? new DeviceCache() : undefined,
+      ),
       publisher: bridge.publisher,
       events: fanOutEventSink(mqttEventSink(bridge.publisher), bus),
       clock: systemClock,
@@ -149,4 +157,15 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     await stopOwned();
     throw err;
   }
+}
+
+/**
+ * The device cache is right only when this process is the table's one writer: on by default
+ * over the embedded store, off over a DYNAMODB_ENDPOINT that other servers or Lambdas may share.
+ */
+function deviceCacheSetting(env: NodeJS.ProcessEnv, embeddedStore: boolean): boolean {
+  const raw = env.LWMQN_DEVICE_CACHE;
+  if (raw === undefined || raw === '') return embeddedStore;
+  if (raw !== 'on' && raw !== 'off') throw new Error(`LWMQN_DEVICE_CACHE must be on or off, not ${raw}`);
+  return raw === 'on';
 }

@@ -8,6 +8,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { isDeepStrictEqual } from 'node:util';
+import type { DeviceCache } from './device-cache';
 import { EXPIRY_INDEX, RECORD_ATTRIBUTES, SLEEP_INDEX } from './table';
 import {
   toSeconds,
@@ -87,12 +89,23 @@ export interface DeviceChanges {
 export class RegistryStore {
   readonly doc: DynamoDBDocumentClient;
 
+  /**
+   * `cache` only where this process is the table's one writer (the local stack over its own
+   * embedded store): then a read of a known device and a write that changes nothing never
+   * reach the store. Lambda and any shared table run without it.
+   */
   constructor(
     doc: DynamoDBDocumentClient,
     readonly tableName: string,
     readonly shards = 8,
+    private readonly cache?: DeviceCache,
   ) {
     this.doc = doc;
+  }
+
+  /** A store call on the device item: with the cache, it learns what the item is afterwards. */
+  private onDevice<T>(clientId: string, call: () => Promise<T>, after: (result: T) => DeviceItem | null | undefined): Promise<T> {
+    return this.cache ? this.cache.track(clientId, call, after) : call();
   }
 
   private kind(prefix: 'd' | 'r' | 's', clientId: string): string {
@@ -113,15 +126,24 @@ export class RegistryStore {
   // ---- devices -------------------------------------------------------------------------
 
   async getDevice(clientId: string, nowMs: number): Promise<DeviceItem | null> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: deviceKey(clientId), ConsistentRead: true }),
+    const cached = this.cache?.get(clientId);
+    if (cached) return cached.expiresAt >= toSeconds(nowMs) ? { ...cached } : null;
+    const out = await this.onDevice(
+      clientId,
+      () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: deviceKey(clientId), ConsistentRead: true })),
+      (o) => (o.Item ? stripKeys(o.Item as DeviceItem) : null),
     );
     const item = out.Item as DeviceItem | undefined;
     return item && item.expiresAt >= toSeconds(nowMs) ? stripKeys(item) : null;
   }
 
-  /** Whether a live record exists; reads only its expiry. */
+  /** Whether a live record exists; reads only its expiry (or, with the cache, the whole item once). */
   async isRegistered(clientId: string, nowMs: number): Promise<boolean> {
+    if (this.cache) {
+      const known = this.cache.peek(clientId);
+      if (known) return known.expiresAt >= toSeconds(nowMs);
+      return (await this.getDevice(clientId, nowMs)) !== null;
+    }
     const out = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
@@ -139,16 +161,21 @@ export class RegistryStore {
    */
   async createDevice(item: DeviceItem, nowMs: number): Promise<{ existed: boolean } | 'conflict'> {
     try {
-      const out = await this.send(() =>
-        this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...deviceKey(item.clientId), ...item, kind: this.kind('d', item.clientId), dueAt: item.expiresAt },
-            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR mac = :mac',
-            ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
-            ReturnValues: 'ALL_OLD',
-          }),
-        ),
+      const out = await this.onDevice(
+        item.clientId,
+        () =>
+          this.send(() =>
+            this.doc.send(
+              new PutCommand({
+                TableName: this.tableName,
+                Item: { ...deviceKey(item.clientId), ...item, kind: this.kind('d', item.clientId), dueAt: item.expiresAt },
+                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR mac = :mac',
+                ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
+                ReturnValues: 'ALL_OLD',
+              }),
+            ),
+          ),
+        () => ({ ...item }),
       );
       const old = out.Attributes as DeviceItem | undefined;
       return { existed: !!old && old.expiresAt >= toSeconds(nowMs) };
@@ -185,7 +212,11 @@ export class RegistryStore {
       sets.push(`${x.name('sleepKind')} = ${x.value(this.kind('s', clientId))}`);
     }
     const condition = `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now}`;
-    return this.conditionalUpdate(clientId, sets, removes, condition, x);
+    const unchanged = (c: DeviceItem) =>
+      opts.wakeBy === undefined &&
+      renewsNothing(c, nowMs) &&
+      Object.entries(changes).every(([attr, value]) => value === undefined || isDeepStrictEqual(c[attr as keyof DeviceItem], value));
+    return this.conditionalUpdate(clientId, sets, removes, condition, x, unchanged);
   }
 
   /**
@@ -210,7 +241,15 @@ export class RegistryStore {
       sets.push(`${path} = ${x.value(value)}`);
       if (!allowNew) conditions.push(`attribute_exists(${path})`);
     }
-    return this.conditionalUpdate(clientId, sets, [], conditions.join(' AND '), x);
+    const unchanged = (c: DeviceItem) => {
+      const instance = c.objects?.[oid]?.[iid];
+      return (
+        instance !== undefined &&
+        renewsNothing(c, nowMs) &&
+        Object.entries(values).every(([rid, value]) => rid in instance && isDeepStrictEqual(instance[rid], value))
+      );
+    };
+    return this.conditionalUpdate(clientId, sets, [], conditions.join(' AND '), x, unchanged);
   }
 
   /** Replaces one object's instances (a whole-object read result) if the object is registered. */
@@ -225,10 +264,11 @@ export class RegistryStore {
     const path = `${x.name('objects')}.${x.name(oid)}`;
     return this.conditionalUpdate(
       clientId,
-      [`${path} = ${x.value(instances)}`],
+      [`${path} = ${x.value(instances)}`, `${x.name('expiresAt')} = ${x.name('lifetime')} + ${now}`],
       [],
       `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now} AND attribute_exists(${path})`,
       x,
+      (c) => c.objects?.[oid] !== undefined && renewsNothing(c, nowMs) && isDeepStrictEqual(c.objects[oid], instances),
     );
   }
 
@@ -238,23 +278,33 @@ export class RegistryStore {
     removes: string[],
     condition: string,
     x: Names,
+    unchanged?: (cached: DeviceItem) => boolean,
   ): Promise<DeviceItem | null> {
+    // The cached item is what the store holds (no other call on this device is under way): it
+    // is the item before this write, and a write that would change nothing is not sent.
+    const cached = this.cache?.get(clientId);
+    if (cached && unchanged?.(cached)) return { ...cached };
     const expression = `SET ${sets.join(', ')}` + (removes.length ? ` REMOVE ${removes.join(', ')}` : '');
     try {
-      const out = await this.send(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: deviceKey(clientId),
-            UpdateExpression: expression,
-            ConditionExpression: condition,
-            ExpressionAttributeNames: x.names,
-            ExpressionAttributeValues: x.values,
-            ReturnValues: 'ALL_OLD',
-          }),
-        ),
+      const out = await this.onDevice(
+        clientId,
+        () =>
+          this.send(() =>
+            this.doc.send(
+              new UpdateCommand({
+                TableName: this.tableName,
+                Key: deviceKey(clientId),
+                UpdateExpression: expression,
+                ConditionExpression: condition,
+                ExpressionAttributeNames: x.names,
+                ExpressionAttributeValues: x.values,
+                ReturnValues: cached ? 'ALL_NEW' : 'ALL_OLD',
+              }),
+            ),
+          ),
+        (o) => (cached ? stripKeys(o.Attributes as DeviceItem) : undefined),
       );
-      return stripKeys(out.Attributes as DeviceItem);
+      return cached ? { ...cached } : stripKeys(out.Attributes as DeviceItem);
     } catch (err) {
       if (isConditionFailure(err)) return null;
       throw err;
@@ -279,8 +329,10 @@ export class RegistryStore {
 
   /** Removes a live device; returns what it was, or null when it was not registered. */
   async deleteDevice(clientId: string, nowMs: number): Promise<DeviceItem | null> {
-    const out = await this.doc.send(
-      new DeleteCommand({ TableName: this.tableName, Key: deviceKey(clientId), ReturnValues: 'ALL_OLD' }),
+    const out = await this.onDevice(
+      clientId,
+      () => this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: deviceKey(clientId), ReturnValues: 'ALL_OLD' })),
+      () => null,
     );
     const old = out.Attributes as DeviceItem | undefined;
     return old && old.expiresAt >= toSeconds(nowMs) ? stripKeys(old) : null;
@@ -289,14 +341,19 @@ export class RegistryStore {
   /** Removes a device only if its lifetime really ran out, so a racing renewal wins. */
   async reapDevice(clientId: string, nowMs: number): Promise<DeviceItem | null> {
     try {
-      const out = await this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: deviceKey(clientId),
-          ConditionExpression: 'expiresAt < :now',
-          ExpressionAttributeValues: { ':now': toSeconds(nowMs) },
-          ReturnValues: 'ALL_OLD',
-        }),
+      const out = await this.onDevice(
+        clientId,
+        () =>
+          this.doc.send(
+            new DeleteCommand({
+              TableName: this.tableName,
+              Key: deviceKey(clientId),
+              ConditionExpression: 'expiresAt < :now',
+              ExpressionAttributeValues: { ':now': toSeconds(nowMs) },
+              ReturnValues: 'ALL_OLD',
+            }),
+          ),
+        () => null,
       );
       return out.Attributes ? stripKeys(out.Attributes as DeviceItem) : null;
     } catch (err) {
@@ -304,13 +361,18 @@ export class RegistryStore {
     }
     // Renewed since: the reaper looks again when the renewed lifetime runs out.
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: deviceKey(clientId),
-          UpdateExpression: 'SET dueAt = expiresAt',
-          ConditionExpression: 'attribute_exists(pk)',
-        }),
+      await this.onDevice(
+        clientId,
+        () =>
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: deviceKey(clientId),
+              UpdateExpression: 'SET dueAt = expiresAt',
+              ConditionExpression: 'attribute_exists(pk)',
+            }),
+          ),
+        () => undefined,
       );
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
@@ -555,6 +617,11 @@ export class RegistryStore {
   async setJoinUntilMs(untilMs: number): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...JOIN_KEY, untilMs } }));
   }
+}
+
+/** The renewal `expiresAt = lifetime + now` would write the value the item already has. */
+function renewsNothing(item: DeviceItem, nowMs: number): boolean {
+  return item.expiresAt === item.lifetime + toSeconds(nowMs);
 }
 
 function stripKeys<T>(item: T): T {

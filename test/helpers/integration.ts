@@ -139,6 +139,8 @@ export async function startWorld(env: NodeJS.ProcessEnv = {}): Promise<Integrati
         TABLE_NAME: 'lwmqn_it',
         HTTP_PORT: '0',
         LWMQN_BRIDGE_ID: `bridge-${process.pid}`,
+        // The stack is this store's one writer, as over its embedded store: the device cache is on.
+        LWMQN_DEVICE_CACHE: 'on',
         ...env,
       },
       log,

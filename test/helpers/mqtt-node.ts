@@ -228,6 +228,8 @@ export async function startWorld(env: NodeJS.ProcessEnv = {}): Promise<E2eWorld>
         TABLE_NAME: `lwmqn_e2e_${process.pid}_${++worlds}`,
         HTTP_PORT: '0',
         LWMQN_BRIDGE_ID: `e2e-bridge-${process.pid}-${worlds}`,
+        // The stack is this store's one writer, as over its embedded store: the device cache is on.
+        LWMQN_DEVICE_CACHE: 'on',
         ...env,
       },
       silentLog,

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ServerConfig } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
 import type { Clock, EventSink, LwmqnEvent, Logger, Publisher } from '../../shared/ports';
+import { DeviceCache } from '../../shared/store/device-cache';
 import { createDocumentClient, RegistryStore } from '../../shared/store/registry';
 import { ensureTable } from '../../shared/store/table';
 import { startEmbeddedStore, type Running } from '../../local/embedded-store';
@@ -83,11 +84,15 @@ export async function startTestStore(): Promise<TestStore> {
   };
 }
 
-export async function makeDeps(store: TestStore, config: Partial<ServerConfig> = {}): Promise<TestDeps> {
+export async function makeDeps(
+  store: TestStore,
+  config: Partial<ServerConfig> = {},
+  opts: { deviceCache?: boolean } = {},
+): Promise<TestDeps> {
   const tableName = `t${process.pid}_${++counter}`;
   await ensureTable(store.client, tableName);
   return {
-    store: new RegistryStore(createDocumentClient(store.client), tableName, 4),
+    store: new RegistryStore(createDocumentClient(store.client), tableName, 4, opts.deviceCache ? new DeviceCache() : undefined),
     publisher: new RecordingPublisher(),
     events: new RecordingEvents(),
     clock: new ManualClock(),
