@@ -60,3 +60,17 @@ export async function startStoreProcess(dataDir: string): Promise<Running> {
       }),
   };
 }
+
+/**
+ * The embedded store checks that a request carries a SigV4-shaped Authorization header, never
+ * the signature itself; so the client sends a fixed one instead of computing an HMAC chain per
+ * request (a fifth of the SDK's time on the notify path). Only for the store this process runs.
+ */
+export const embeddedStoreSigner = {
+  sign: async <R extends { headers: Record<string, string> }>(request: R): Promise<R> => {
+    request.headers.authorization =
+      'AWS4-HMAC-SHA256 Credential=local/19700101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0';
+    request.headers['x-amz-date'] = '19700101T000000Z';
+    return request;
+  },
+};

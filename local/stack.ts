@@ -14,7 +14,7 @@ import { DeviceCache } from '../shared/store/device-cache';
 import { createDocumentClient, RegistryStore } from '../shared/store/registry';
 import { ensureTable } from '../shared/store/table';
 import { Bridge } from './bridge';
-import { startStoreProcess, type Running } from './embedded-store';
+import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 
 /** Everything `npm start` runs on one machine: broker, store, bridge, HTTP API, reaper. */
@@ -67,6 +67,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
         accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',
         secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local',
       },
+      ...(embeddedStore ? { signer: embeddedStoreSigner } : {}),
     });
     const tableName = env.TABLE_NAME || 'lwmqn';
     const created = await ensureTable(dynamo, tableName);
