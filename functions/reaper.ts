@@ -16,11 +16,10 @@ export interface ReapReport {
 export async function reaper(deps: Deps): Promise<ReapReport> {
   const now = deps.clock.now();
   const report: ReapReport = { expired: [], failedRegistrations: [], offline: [] };
-  const [expired, stalled, sleepers] = await Promise.all([
-    deps.store.expiredDeviceIds(now),
-    deps.store.overdueDiscoveries(now),
-    deps.store.overdueSleeperIds(now),
-  ]);
+  // One look-up after another: the reaper is background work and must not crowd out devices.
+  const expired = await deps.store.expiredDeviceIds(now);
+  const stalled = await deps.store.overdueDiscoveries(now);
+  const sleepers = await deps.store.overdueSleeperIds(now);
   await Promise.all([
     ...expired.map(async (clientId) => {
       const removed = await deps.store.reapDevice(clientId, now);

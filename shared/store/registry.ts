@@ -211,7 +211,8 @@ export class RegistryStore {
       sets.push(`${x.name('wakeBy')} = ${x.value(opts.wakeBy)}`);
       sets.push(`${x.name('sleepKind')} = ${x.value(this.kind('s', clientId))}`);
     }
-    const condition = `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now}`;
+    // A comparison with a missing attribute is false: `expiresAt >= now` also says the item exists.
+    const condition = `${x.name('expiresAt')} >= ${now}`;
     const unchanged = (c: DeviceItem) =>
       opts.wakeBy === undefined &&
       renewsNothing(c, nowMs) &&
@@ -235,8 +236,12 @@ export class RegistryStore {
     const now = x.value(toSeconds(nowMs));
     const instancePath = `${x.name('objects')}.${x.name(oid)}.${x.name(iid)}`;
     const sets = [`${x.name('expiresAt')} = ${x.name('lifetime')} + ${now}`];
-    const conditions = [`attribute_exists(pk)`, `${x.name('expiresAt')} >= ${now}`, `attribute_exists(${instancePath})`];
-    for (const [rid, value] of Object.entries(values)) {
+    // Short conditions on purpose: the embedded store parses every expression on every call.
+    // `expiresAt >= now` also says the item exists, a resource's path that its instance does.
+    const conditions = [`${x.name('expiresAt')} >= ${now}`];
+    const resources = Object.entries(values);
+    if (allowNew || resources.length === 0) conditions.push(`attribute_exists(${instancePath})`);
+    for (const [rid, value] of resources) {
       const path = `${instancePath}.${x.name(rid)}`;
       sets.push(`${path} = ${x.value(value)}`);
       if (!allowNew) conditions.push(`attribute_exists(${path})`);
@@ -266,7 +271,7 @@ export class RegistryStore {
       clientId,
       [`${path} = ${x.value(instances)}`, `${x.name('expiresAt')} = ${x.name('lifetime')} + ${now}`],
       [],
-      `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${now} AND attribute_exists(${path})`,
+      `${x.name('expiresAt')} >= ${now} AND attribute_exists(${path})`,
       x,
       (c) => c.objects?.[oid] !== undefined && renewsNothing(c, nowMs) && isDeepStrictEqual(c.objects[oid], instances),
     );
@@ -316,7 +321,7 @@ export class RegistryStore {
     const x = new Names();
     const st = x.name('status');
     const condition =
-      `attribute_exists(pk) AND ${x.name('expiresAt')} >= ${x.value(toSeconds(nowMs))}` +
+      `${x.name('expiresAt')} >= ${x.value(toSeconds(nowMs))}` +
       ` AND (${expect.map((s) => `${st} = ${x.value(s)}`).join(' OR ')})`;
     return this.conditionalUpdate(
       clientId,
@@ -408,12 +413,12 @@ export class RegistryStore {
 
   /** Devices the reaper should look at: their `dueAt` passed (they may have renewed since). */
   async expiredDeviceIds(nowMs: number): Promise<string[]> {
-    const items = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'dueAt', '<', toSeconds(nowMs));
+    const items = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'dueAt', '<', toSeconds(nowMs), true);
     return items.map((i) => String(i.pk).slice(2));
   }
 
   async overdueSleeperIds(nowMs: number): Promise<string[]> {
-    const items = await this.queryShards('s', SLEEP_INDEX, 'sleepKind', 'wakeBy', '<', toSeconds(nowMs));
+    const items = await this.queryShards('s', SLEEP_INDEX, 'sleepKind', 'wakeBy', '<', toSeconds(nowMs), true);
     return items.map((i) => String(i.pk).slice(2));
   }
 
@@ -424,29 +429,34 @@ export class RegistryStore {
     rangeAttr: string,
     op: '<' | 'any',
     bound: number,
+    oneAtATime = false,
   ): Promise<Record<string, unknown>[]> {
-    const perShard = await Promise.all(
-      Array.from({ length: this.shards }, async (_, shard) => {
-        const found: Record<string, unknown>[] = [];
-        let start: Record<string, unknown> | undefined;
-        do {
-          const out = await this.doc.send(
-            new QueryCommand({
-              TableName: this.tableName,
-              IndexName: index,
-              KeyConditionExpression: op === 'any' ? '#h = :h' : `#h = :h AND #r < :b`,
-              ExpressionAttributeNames: op === 'any' ? { '#h': hashAttr } : { '#h': hashAttr, '#r': rangeAttr },
-              ExpressionAttributeValues: op === 'any' ? { ':h': `${prefix}#${shard}` } : { ':h': `${prefix}#${shard}`, ':b': bound },
-              ExclusiveStartKey: start,
-            }),
-          );
-          found.push(...((out.Items ?? []) as Record<string, unknown>[]));
-          start = out.LastEvaluatedKey;
-        } while (start);
-        return found;
-      }),
-    );
-    return perShard.flat();
+    const queryShard = async (shard: number) => {
+      const found: Record<string, unknown>[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: index,
+            KeyConditionExpression: op === 'any' ? '#h = :h' : `#h = :h AND #r < :b`,
+            ExpressionAttributeNames: op === 'any' ? { '#h': hashAttr } : { '#h': hashAttr, '#r': rangeAttr },
+            ExpressionAttributeValues: op === 'any' ? { ':h': `${prefix}#${shard}` } : { ':h': `${prefix}#${shard}`, ':b': bound },
+            ExclusiveStartKey: start,
+          }),
+        );
+        found.push(...((out.Items ?? []) as Record<string, unknown>[]));
+        start = out.LastEvaluatedKey;
+      } while (start);
+      return found;
+  };
+    const shards = Array.from({ length: this.shards }, (_, shard) => shard);
+    if (!oneAtATime) return (await Promise.all(shards.map(queryShard))).flat();
+    // The reaper's background look-ups, one after another: a burst of them at once would stall
+    // the devices' own store calls behind it (and show in their worst latencies).
+    const found: Record<string, unknown>[] = [];
+    for (const shard of shards) found.push(...(await queryShard(shard)));
+    return found;
   }
 
   // ---- discoveries (registration reads in progress) ----------------------------------
@@ -541,7 +551,7 @@ export class RegistryStore {
   }
 
   async overdueDiscoveries(nowMs: number): Promise<Array<{ clientId: string; regId: string }>> {
-    const items = await this.queryShards('r', EXPIRY_INDEX, 'kind', 'dueAt', '<', toSeconds(nowMs));
+    const items = await this.queryShards('r', EXPIRY_INDEX, 'kind', 'dueAt', '<', toSeconds(nowMs), true);
     return items.map((i) => ({ clientId: String(i.pk).slice(2), regId: String(i.regId) }));
   }
 
