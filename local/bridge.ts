@@ -1,4 +1,5 @@
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { CHANNEL_HANDLERS } from '../functions';
 import type { Deps } from '../shared/deps';
 import type { Logger, Publisher } from '../shared/ports';
@@ -36,6 +37,10 @@ export class Bridge {
   /** messageId -> the handler run its PUBACK waits for */
   private readonly unacked = new Map<number, Promise<void>>();
   private readonly retrying = new Set<string>();
+  /** The PUBACKs a running handler's own publishes still wait for. */
+  private readonly handlerAcks = new AsyncLocalStorage<Promise<unknown>[]>();
+  /** Handler runs whose inbound PUBACK has not gone out yet. */
+  private readonly unfinished = new Set<Promise<void>>();
   private lastError: string | undefined;
   private closing = false;
   private deps?: Deps;
@@ -52,7 +57,17 @@ export class Bridge {
     });
     this.publisher = {
       publish: async (topic, payload) => {
-        await this.client.publishAsync(topic, payload, { qos: 1 });
+        const acked = this.client.publishAsync(topic, payload, { qos: 1 });
+        const handlerAcks = this.handlerAcks.getStore();
+        if (!handlerAcks) {
+          await acked;
+          return;
+        }
+        // Inside a handler the publish is on the wire, in order, once this call returns: the
+        // device's next message may start now, while the inbound PUBACK still waits for this
+        // ack (so a crash before it means the broker delivers the inbound message again).
+        acked.catch(() => undefined);
+        handlerAcks.push(acked);
       },
     };
     this.deferAcks();
@@ -135,10 +150,11 @@ export class Bridge {
     const key = topic.slice(slash + 1);
     // Device answers complete registrations and commands that are on a clock: they go first.
     const urgent = channel === 'response';
-    return this.queue.push(key, async () => {
+    const acks: Promise<unknown>[] = [];
+    const handled = this.queue.push(key, async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await handler(message, this.deps!);
+          await this.handlerAcks.run(acks, () => handler(message, this.deps!));
           return;
         } catch (err) {
           if (this.closing) throw err; // left unacknowledged: the broker delivers it again next start
@@ -152,6 +168,10 @@ export class Bridge {
         }
       }
     }, urgent);
+    const done = handled.then(() => Promise.all(acks)).then(() => undefined);
+    this.unfinished.add(done);
+    void done.catch(() => undefined).finally(() => this.unfinished.delete(done));
+    return done;
   }
 
   /** Stops taking messages, lets in-flight handlers finish and acknowledges them, then disconnects. */
@@ -159,6 +179,7 @@ export class Bridge {
     // Subscriptions stay: the broker keeps queueing devices' messages for the next start.
     this.closing = true;
     await this.queue.idle();
+    await Promise.allSettled([...this.unfinished]);
     await new Promise((resolve) => setImmediate(resolve)); // let the last PUBACKs go out
     await this.client.endAsync();
   }
