@@ -1,5 +1,6 @@
 import { emitEvent, type Deps } from '../shared/deps';
 import { failDiscovery } from '../shared/ops/discovery';
+import { discoveriesOf } from '../shared/ops/discoveries';
 import { depsFromEnv } from './lambda/runtime';
 
 export interface ReapReport {
@@ -18,7 +19,7 @@ export async function reaper(deps: Deps): Promise<ReapReport> {
   const report: ReapReport = { expired: [], failedRegistrations: [], offline: [] };
   // One look-up after another: the reaper is background work and must not crowd out devices.
   const expired = await deps.store.expiredDeviceIds(now);
-  const stalled = await deps.store.overdueDiscoveries(now);
+  const stalled = await discoveriesOf(deps).overdueDiscoveries(now);
   const sleepers = await deps.store.overdueSleeperIds(now);
   await Promise.all([
     ...expired.map(async (clientId) => {

@@ -9,6 +9,7 @@ import { configFromEnv, positiveInt } from '../shared/config';
 import type { Deps } from '../shared/deps';
 import { fanOutEventSink, mqttEventSink } from '../shared/events';
 import { systemClock, type Logger } from '../shared/ports';
+import { MemoryDiscoveries } from '../shared/ops/discoveries';
 import { MemoryRendezvous } from '../shared/ops/rendezvous';
 import { DeviceCache } from '../shared/store/device-cache';
 import { createDocumentClient, RegistryStore } from '../shared/store/registry';
@@ -71,6 +72,8 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     });
     const tableName = env.TABLE_NAME || 'lwmqn';
     const created = await ensureTable(dynamo, tableName);
+    const doc = createDocumentClient(dynamo);
+    const shards = positiveInt(env, 'LWMQN_INDEX_SHARDS', 8);
     logger.info({ tableName, created }, 'table ready');
 
     const bridge = new Bridge({
@@ -85,18 +88,15 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     // The API and the bridge share this process: answers reach waiting commands directly.
     const rendezvous = new MemoryRendezvous();
     const deps: Deps = {
-      store: new RegistryStore(
-        createDocumentClient(dynamo),
-        tableName,
-        positiveInt(env, 'LWMQN_INDEX_SHARDS', 8),
-        cacheDevices ? new DeviceCache() : undefined,
-      ),
+      store: new RegistryStore(doc, tableName, shards, cacheDevices ? new DeviceCache() : undefined),
       publisher: bridge.publisher,
       events: fanOutEventSink(mqttEventSink(bridge.publisher), bus),
       clock: systemClock,
       log: logger,
       config,
       waiters: rendezvous,
+      // The bridge that publishes a registration's reads receives their answers too.
+      discoveries: new MemoryDiscoveries(),
     };
     await bridge.start(deps);
 

@@ -2,6 +2,7 @@ import type { ServerConfig } from './config';
 import type { Clock, EventSink, EventType, Logger, Publisher } from './ports';
 import type { RegistryStore } from './store/registry';
 import type { CommandWaiters } from './ops/commands';
+import type { DiscoveryStore } from './ops/discoveries';
 import { responseTopic, type RespondingChannel } from './protocol/topics';
 
 /** Everything a handler needs, built by the runtime (bridge or Lambda) and passed in. */
@@ -14,6 +15,8 @@ export interface Deps {
   config: ServerConfig;
   /** In-process rendezvous for device commands, when the API shares the process (local stack). */
   waiters?: CommandWaiters;
+  /** Registrations in progress, when not in the table (the local stack keeps them in memory). */
+  discoveries?: DiscoveryStore;
 }
 
 /** The message a channel handler receives from either runtime (DESIGN.md). */

@@ -7,6 +7,7 @@ import { requestTopic } from '../protocol/topics';
 import { RejectedValueError } from '../store/registry';
 import { toRecord, toSeconds, type DeviceAttrs, type Discovery, type DiscoveryPurpose, type ObjectTree } from '../store/model';
 import { changedAttributes } from './activity';
+import { discoveriesOf } from './discoveries';
 import { TRANS_IDS } from './requests';
 import { normalizeObjectRead } from './tree';
 
@@ -52,7 +53,7 @@ export async function startDiscovery(deps: Deps, start: DiscoveryStart): Promise
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const first = randomInt(from, to - oids.length);
     const reads = Object.fromEntries(oids.map((oid, i) => [String(first + i), oid]));
-    const put = await deps.store.putDiscovery({ ...base, reads }, now);
+    const put = await discoveriesOf(deps).putDiscovery({ ...base, reads }, now);
     if (put === 'running') {
       deps.log.debug({ clientId: start.clientId, transId: start.clientTransId }, 'redelivered while its reads are under way');
       return;
@@ -82,10 +83,10 @@ export async function onDiscoveryAnswer(
   const now = deps.clock.now();
   let current: Discovery | null;
   try {
-    current = await deps.store.recordDiscoveryAnswer(clientId, transId, answer, now);
+    current = await discoveriesOf(deps).recordDiscoveryAnswer(clientId, transId, answer, now);
   } catch (err) {
     if (!(err instanceof RejectedValueError)) throw err;
-    const pending = await deps.store.getDiscovery(clientId, now);
+    const pending = await discoveriesOf(deps).getDiscovery(clientId, now);
     if (!pending || !(String(transId) in pending.reads)) return false;
     await failDiscovery(deps, clientId, pending.regId, `read answer not storable: ${err.message}`);
     return true;
@@ -101,7 +102,7 @@ export async function onDiscoveryAnswer(
     if (current.purpose !== 'register') await deps.store.updateDevice(clientId, {}, now);
     return true;
   }
-  const claimed = await deps.store.claimDiscovery(clientId, current.regId);
+  const claimed = await discoveriesOf(deps).claimDiscovery(clientId, current.regId);
   if (claimed) await finishDiscovery(deps, claimed);
   return true;
 }
@@ -119,7 +120,7 @@ function discoveredObjects(d: Discovery): ObjectTree | string {
 
 /** Fails a discovery if it is still current: the client gets 500 and nothing of it is kept. */
 export async function failDiscovery(deps: Deps, clientId: string, regId: string, reason: string): Promise<void> {
-  const claimed = await deps.store.claimDiscovery(clientId, regId);
+  const claimed = await discoveriesOf(deps).claimDiscovery(clientId, regId);
   if (!claimed) return;
   deps.log.warn({ clientId, purpose: claimed.purpose, reason }, 'registration failed');
   await respond(deps, answerChannel(claimed), clientId, claimed.clientTransId, Status.InternalServerError);

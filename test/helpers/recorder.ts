@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ServerConfig } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
 import type { Clock, EventSink, LwmqnEvent, Logger, Publisher } from '../../shared/ports';
+import { MemoryDiscoveries } from '../../shared/ops/discoveries';
 import { DeviceCache } from '../../shared/store/device-cache';
 import { createDocumentClient, RegistryStore } from '../../shared/store/registry';
 import { ensureTable } from '../../shared/store/table';
@@ -91,8 +92,16 @@ export async function makeDeps(
 ): Promise<TestDeps> {
   const tableName = `t${process.pid}_${++counter}`;
   await ensureTable(store.client, tableName);
+  // The "handlers, local wiring" jest project: the device cache and in-memory registrations.
+  const local = process.env.LWMQN_TEST_LOCAL_WIRING === '1';
   return {
-    store: new RegistryStore(createDocumentClient(store.client), tableName, 4, opts.deviceCache ? new DeviceCache() : undefined),
+    ...(local ? { discoveries: new MemoryDiscoveries() } : {}),
+    store: new RegistryStore(
+      createDocumentClient(store.client),
+      tableName,
+      4,
+      opts.deviceCache || local ? new DeviceCache() : undefined,
+    ),
     publisher: new RecordingPublisher(),
     events: new RecordingEvents(),
     clock: new ManualClock(),

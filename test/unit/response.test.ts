@@ -1,3 +1,4 @@
+import { discoveriesOf } from '../../shared/ops/discoveries';
 import { register } from '../../functions/register';
 import { response } from '../../functions/response';
 import { update } from '../../functions/update';
@@ -99,7 +100,7 @@ describe('responses nobody waits for are dropped quietly', () => {
     deps.publisher.clear();
     await expect(send('n1', body(a.transId, b.transId))).resolves.toBeUndefined();
     expect(deps.publisher.published).toEqual([]);
-    const pending = await deps.store.getDiscovery('n1', deps.clock.now());
+    const pending = await discoveriesOf(deps).getDiscovery('n1', deps.clock.now());
     expect(pending?.answers).toEqual({});
     expect(pending?.remaining).toBe(2);
     expect(Object.keys(pending?.reads ?? {}).map(Number).sort()).toEqual([a.transId, b.transId].sort());
@@ -154,7 +155,7 @@ describe('malformed input: never answered, never thrown, nothing changed', () =>
     const [a] = await startRegistration();
     const raw = `{"transId":${a.transId},"cmdId":0,"status":205,"data":{"0":{"5700":1e999}}}`;
     await expect(send('n1', raw)).resolves.toBeUndefined();
-    expect((await deps.store.getDiscovery('n1', deps.clock.now()))?.answers).toEqual({});
+    expect((await discoveriesOf(deps).getDiscovery('n1', deps.clock.now()))?.answers).toEqual({});
   });
 
   test('a spoofed answer cannot complete a registration', async () => {
