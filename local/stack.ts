@@ -13,6 +13,7 @@ import { MemoryDiscoveries } from '../shared/ops/discoveries';
 import { MemoryRendezvous } from '../shared/ops/rendezvous';
 import { DeviceCache } from '../shared/store/device-cache';
 import { createDocumentClient, RegistryStore } from '../shared/store/registry';
+import { indexShards, LEGACY_SHARDS } from '../shared/store/layout';
 import { ensureTable } from '../shared/store/table';
 import { Bridge } from './bridge';
 import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
@@ -73,8 +74,15 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     const tableName = env.TABLE_NAME || 'lwmqn';
     const created = await ensureTable(dynamo, tableName);
     const doc = createDocumentClient(dynamo);
-    const shards = positiveInt(env, 'LWMQN_INDEX_SHARDS', 8);
-    logger.info({ tableName, created }, 'table ready');
+    // Shards spread index writes over DynamoDB partitions; the embedded store has none, and
+    // every shard is one more query for each reaper run.
+    const shards = await indexShards(doc, tableName, {
+      requested: env.LWMQN_INDEX_SHARDS ? positiveInt(env, 'LWMQN_INDEX_SHARDS', LEGACY_SHARDS) : undefined,
+      forNewTable: embeddedStore ? 1 : LEGACY_SHARDS,
+      created: created === 'created',
+      log: logger,
+    });
+    logger.info({ tableName, created, shards }, 'table ready');
 
     const bridge = new Bridge({
       url: mqttUrl,

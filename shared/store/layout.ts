@@ -1,0 +1,39 @@
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from '../ports';
+
+/** Tables made before the layout record existed were always spread over this many shards. */
+export const LEGACY_SHARDS = 8;
+const LAYOUT_KEY = { pk: 'settings', sk: 'layout' };
+
+/**
+ * How many shards the sparse indexes are spread over, as recorded in the table itself: the
+ * count is fixed by the first start, because items already written carry their shard. A later
+ * start that asks for another count gets the recorded one (and a warning), never a reaper
+ * that stops looking at half the devices.
+ */
+export async function indexShards(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  opts: { requested?: number; forNewTable: number; created: boolean; log: Logger },
+): Promise<number> {
+  const read = async () =>
+    (await doc.send(new GetCommand({ TableName: tableName, Key: LAYOUT_KEY, ConsistentRead: true }))).Item?.shards;
+  const stored = await read();
+  if (typeof stored === 'number') {
+    if (opts.requested !== undefined && opts.requested !== stored) {
+      opts.log.warn({ requested: opts.requested, recorded: stored }, 'LWMQN_INDEX_SHARDS differs from the table; using the table');
+    }
+    return stored;
+  }
+  const shards = opts.requested ?? (opts.created ? opts.forNewTable : LEGACY_SHARDS);
+  try {
+    await doc.send(
+      new PutCommand({ TableName: tableName, Item: { ...LAYOUT_KEY, shards }, ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
+    return shards;
+  } catch (err) {
+    if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+    // Another process recorded it first.
+    return Number(await read());
+  }
+}
