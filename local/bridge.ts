@@ -5,6 +5,7 @@ import type { Deps } from '../shared/deps';
 import type { Logger, Publisher } from '../shared/ports';
 import { isClientChannel, SERVER_SUBSCRIPTIONS } from '../shared/protocol/topics';
 import { KeyedQueue } from './keyed-queue';
+import { OrderedAcks } from './ordered-acks';
 
 export interface BridgeOptions {
   url: string;
@@ -39,8 +40,8 @@ export class Bridge {
   private readonly retrying = new Set<string>();
   /** The PUBACKs a running handler's own publishes still wait for. */
   private readonly handlerAcks = new AsyncLocalStorage<Promise<unknown>[]>();
-  /** Handler runs whose inbound PUBACK has not gone out yet. */
-  private readonly unfinished = new Set<Promise<void>>();
+  /** A device's PUBACKs go out in its messages' order. */
+  private readonly acks = new OrderedAcks();
   private lastError: string | undefined;
   private closing = false;
   private deps?: Deps;
@@ -150,11 +151,11 @@ export class Bridge {
     const key = topic.slice(slash + 1);
     // Device answers complete registrations and commands that are on a clock: they go first.
     const urgent = channel === 'response';
-    const acks: Promise<unknown>[] = [];
+    const answersAcked: Promise<unknown>[] = [];
     const handled = this.queue.push(key, async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.handlerAcks.run(acks, () => handler(message, this.deps!));
+          await this.handlerAcks.run(answersAcked, () => handler(message, this.deps!));
           return;
         } catch (err) {
           if (this.closing) throw err; // left unacknowledged: the broker delivers it again next start
@@ -168,10 +169,8 @@ export class Bridge {
         }
       }
     }, urgent);
-    const done = handled.then(() => Promise.all(acks)).then(() => undefined);
-    this.unfinished.add(done);
-    void done.catch(() => undefined).finally(() => this.unfinished.delete(done));
-    return done;
+    // Acknowledged once its answers are, and the device's earlier messages.
+    return this.acks.after(key, handled.then(() => Promise.all(answersAcked)));
   }
 
   /** Stops taking messages, lets in-flight handlers finish and acknowledges them, then disconnects. */
@@ -179,7 +178,7 @@ export class Bridge {
     // Subscriptions stay: the broker keeps queueing devices' messages for the next start.
     this.closing = true;
     await this.queue.idle();
-    await Promise.allSettled([...this.unfinished]);
+    await this.acks.settled();
     await new Promise((resolve) => setImmediate(resolve)); // let the last PUBACKs go out
     await this.client.endAsync();
   }
