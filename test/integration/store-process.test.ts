@@ -1,0 +1,98 @@
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  waitUntilTableExists,
+  waitUntilTableNotExists,
+} from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startStoreProcess, type Running } from '../../local/embedded-store';
+
+/**
+ * The embedded store process keeps active table descriptions in memory (local/store-process.cjs):
+ * a table deleted, created again with another key or given a new index must be seen as it is now.
+ */
+let dir: string;
+let store: Running;
+let client: DynamoDBClient;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lwmqn-store-process-'));
+  store = await startStoreProcess(dir);
+  client = new DynamoDBClient({ endpoint: store.url, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+});
+afterAll(async () => {
+  client.destroy();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const wait = { client: undefined as unknown as DynamoDBClient, maxWaitTime: 30, minDelay: 1 };
+
+test('a table deleted and created again with another key is used with its new key', async () => {
+  wait.client = client;
+  await client.send(
+    new CreateTableCommand({
+      TableName: 'one_table',
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }],
+    }),
+  );
+  await waitUntilTableExists(wait, { TableName: 'one_table' });
+  await client.send(new PutItemCommand({ TableName: 'one_table', Item: { a: { S: 'one' } } }));
+  expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { a: { S: 'one' } } }))).Item).toEqual({ a: { S: 'one' } });
+
+  await client.send(new DeleteTableCommand({ TableName: 'one_table' }));
+  await waitUntilTableNotExists(wait, { TableName: 'one_table' });
+  await expect(client.send(new GetItemCommand({ TableName: 'one_table', Key: { a: { S: 'one' } } }))).rejects.toThrow(/not found/);
+
+  await client.send(
+    new CreateTableCommand({
+      TableName: 'one_table',
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'b', AttributeType: 'N' }],
+      KeySchema: [{ AttributeName: 'b', KeyType: 'HASH' }],
+    }),
+  );
+  await waitUntilTableExists(wait, { TableName: 'one_table' });
+  await expect(client.send(new PutItemCommand({ TableName: 'one_table', Item: { a: { S: 'old key' } } }))).rejects.toThrow(/key/i);
+  await client.send(new PutItemCommand({ TableName: 'one_table', Item: { b: { N: '7' } } }));
+  expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { b: { N: '7' } } }))).Item).toEqual({ b: { N: '7' } });
+});
+
+test('a table created again with an index can be queried on it', async () => {
+  const plain = {
+    TableName: 'two_table',
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' as const }],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' as const }],
+  };
+  await client.send(new CreateTableCommand(plain));
+  await waitUntilTableExists(wait, { TableName: 'two_table' });
+  await client.send(new PutItemCommand({ TableName: 'two_table', Item: { pk: { S: 'x' }, g: { S: 'group' } } }));
+  const byG = {
+    TableName: 'two_table',
+    IndexName: 'byG',
+    KeyConditionExpression: 'g = :g',
+    ExpressionAttributeValues: { ':g': { S: 'group' } },
+  };
+  await expect(client.send(new QueryCommand(byG))).rejects.toThrow(/index/);
+
+  await client.send(new DeleteTableCommand({ TableName: 'two_table' }));
+  await waitUntilTableNotExists(wait, { TableName: 'two_table' });
+  await client.send(
+    new CreateTableCommand({
+      ...plain,
+      AttributeDefinitions: [...plain.AttributeDefinitions, { AttributeName: 'g', AttributeType: 'S' }],
+      GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
+    }),
+  );
+  await waitUntilTableExists(wait, { TableName: 'two_table' });
+  await client.send(new PutItemCommand({ TableName: 'two_table', Item: { pk: { S: 'y' }, g: { S: 'group' } } }));
+  expect((await client.send(new QueryCommand(byG))).Items?.map((i) => i.pk.S)).toEqual(['y']);
+});
