@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startMosquitto, type MosquittoProcess } from '../test/helpers/mosquitto';
@@ -91,6 +91,8 @@ export async function startOurs(): Promise<ServerUnderTest> {
     stop: async () => {
       await stopChild(child);
       await broker.stop();
+      // The run's store and log are of no use after it (LWMQN_BENCH_KEEP keeps them to look at).
+      if (!process.env.LWMQN_BENCH_KEEP) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
