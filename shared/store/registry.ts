@@ -213,11 +213,16 @@ export class RegistryStore {
     }
     // A comparison with a missing attribute is false: `expiresAt >= now` also says the item exists.
     const condition = `${x.name('expiresAt')} >= ${now}`;
+    const set = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
     const unchanged = (c: DeviceItem) =>
       opts.wakeBy === undefined &&
       renewsNothing(c, nowMs) &&
-      Object.entries(changes).every(([attr, value]) => value === undefined || isDeepStrictEqual(c[attr as keyof DeviceItem], value));
-    return this.conditionalUpdate(clientId, sets, removes, condition, x, unchanged);
+      Object.entries(set).every(([attr, value]) => isDeepStrictEqual(c[attr as keyof DeviceItem], value));
+    const applied =
+      opts.wakeBy === undefined
+        ? (c: DeviceItem): DeviceItem => ({ ...c, ...set, expiresAt: (changes.lifetime ?? c.lifetime) + toSeconds(nowMs) })
+        : undefined;
+    return this.conditionalUpdate(clientId, sets, removes, condition, x, { unchanged, applied });
   }
 
   /**
@@ -254,7 +259,12 @@ export class RegistryStore {
         Object.entries(values).every(([rid, value]) => rid in instance && isDeepStrictEqual(instance[rid], value))
       );
     };
-    return this.conditionalUpdate(clientId, sets, [], conditions.join(' AND '), x, unchanged);
+    const applied = (c: DeviceItem): DeviceItem => ({
+      ...c,
+      expiresAt: c.lifetime + toSeconds(nowMs),
+      objects: { ...c.objects, [oid]: { ...c.objects[oid], [iid]: { ...c.objects[oid][iid], ...values } } },
+    });
+    return this.conditionalUpdate(clientId, sets, [], conditions.join(' AND '), x, { unchanged, applied });
   }
 
   /** Replaces one object's instances (a whole-object read result) if the object is registered. */
@@ -273,7 +283,10 @@ export class RegistryStore {
       [],
       `${x.name('expiresAt')} >= ${now} AND attribute_exists(${path})`,
       x,
-      (c) => c.objects?.[oid] !== undefined && renewsNothing(c, nowMs) && isDeepStrictEqual(c.objects[oid], instances),
+      {
+        unchanged: (c) => c.objects?.[oid] !== undefined && renewsNothing(c, nowMs) && isDeepStrictEqual(c.objects[oid], instances),
+        applied: (c) => ({ ...c, expiresAt: c.lifetime + toSeconds(nowMs), objects: { ...c.objects, [oid]: instances } }),
+      },
     );
   }
 
@@ -283,12 +296,14 @@ export class RegistryStore {
     removes: string[],
     condition: string,
     x: Names,
-    unchanged?: (cached: DeviceItem) => boolean,
+    cachedAs: CachedUpdate = {},
   ): Promise<DeviceItem | null> {
     // The cached item is what the store holds (no other call on this device is under way): it
-    // is the item before this write, and a write that would change nothing is not sent.
+    // is the item before this write, and a write that would change nothing is not sent. When
+    // the item after the write follows from it, the store is not asked to send it back.
     const cached = this.cache?.get(clientId);
-    if (cached && unchanged?.(cached)) return { ...cached };
+    if (cached && cachedAs.unchanged?.(cached)) return { ...cached };
+    const applied = cached && cachedAs.applied;
     const expression = `SET ${sets.join(', ')}` + (removes.length ? ` REMOVE ${removes.join(', ')}` : '');
     try {
       const out = await this.onDevice(
@@ -303,11 +318,11 @@ export class RegistryStore {
                 ConditionExpression: condition,
                 ExpressionAttributeNames: x.names,
                 ExpressionAttributeValues: x.values,
-                ReturnValues: cached ? 'ALL_NEW' : 'ALL_OLD',
+                ReturnValues: applied ? 'NONE' : cached ? 'ALL_NEW' : 'ALL_OLD',
               }),
             ),
           ),
-        (o) => (cached ? stripKeys(o.Attributes as DeviceItem) : undefined),
+        (o) => (cached ? (applied ? applied(cached) : stripKeys(o.Attributes as DeviceItem)) : undefined),
       );
       return cached ? { ...cached } : stripKeys(out.Attributes as DeviceItem);
     } catch (err) {
@@ -627,6 +642,14 @@ export class RegistryStore {
   async setJoinUntilMs(untilMs: number): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...JOIN_KEY, untilMs } }));
   }
+}
+
+/** What a device write does to the cached item, when there is one (see `conditionalUpdate`). */
+interface CachedUpdate {
+  /** The write would change nothing: it is not sent. */
+  unchanged?: (cached: DeviceItem) => boolean;
+  /** The item after the write: the store need not send it back. */
+  applied?: (cached: DeviceItem) => DeviceItem;
 }
 
 /** The renewal `expiresAt = lifetime + now` would write the value the item already has. */
