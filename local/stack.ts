@@ -106,6 +106,9 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       // The bridge that publishes a registration's reads receives their answers too.
       discoveries: new MemoryDiscoveries(),
     };
+    // Before any message: with the cache, a first registration then needs no store read.
+    const known = await deps.store.loadDeviceDirectory();
+    if (cacheDevices) logger.info({ devices: known }, 'device directory loaded');
     await bridge.start(deps);
 
     const http = serve({

@@ -13,8 +13,28 @@ import type { DeviceItem } from './model';
 export class DeviceCache {
   private readonly items = new Map<string, DeviceItem>();
   private readonly calls = new Map<string, { running: number; overlapped: boolean }>();
+  /**
+   * The clientIds that have an item in the table, once loaded: then a device not in it is
+   * known to have none, without a store read (a new device registering). Ids whose existence a
+   * call left in doubt (it failed, or overlapped another) are read from the store again.
+   */
+  private directory: Set<string> | null = null;
+  private readonly doubtful = new Set<string>();
 
   constructor(private readonly limit = 100_000) {}
+
+  /** Every clientId with an item in the table, read before any call runs. */
+  loadDirectory(clientIds: Iterable<string>): void {
+    this.directory = new Set(clientIds);
+    this.doubtful.clear();
+  }
+
+  /** True only when the table certainly holds no item for this device. */
+  knownAbsent(clientId: string): boolean {
+    return (
+      this.directory !== null && !this.directory.has(clientId) && !this.doubtful.has(clientId) && !this.calls.has(clientId)
+    );
+  }
 
   /** The item, unless there is none or a store call on this device could be changing it. */
   get(clientId: string): DeviceItem | undefined {
@@ -36,14 +56,24 @@ export class DeviceCache {
       this.calls.set(clientId, state);
     }
     let known: DeviceItem | null | undefined;
+    let failed = true;
     try {
       const result = await call();
       known = after(result);
+      failed = false;
       return result;
     } finally {
       if (--state.running === 0) this.calls.delete(clientId);
       if (known && !state.overlapped) this.set(clientId, known);
       else this.items.delete(clientId);
+      // Existence: an item means there is one, null that there is none; undefined (a write that
+      // could not create or remove the item) leaves it as it was.
+      if (failed || state.overlapped) this.doubtful.add(clientId);
+      else if (known !== undefined) {
+        this.doubtful.delete(clientId);
+        if (known) this.directory?.add(clientId);
+        else this.directory?.delete(clientId);
+      }
     }
   }
 

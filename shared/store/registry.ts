@@ -128,6 +128,7 @@ export class RegistryStore {
   async getDevice(clientId: string, nowMs: number): Promise<DeviceItem | null> {
     const cached = this.cache?.get(clientId);
     if (cached) return cached.expiresAt >= toSeconds(nowMs) ? { ...cached } : null;
+    if (this.cache?.knownAbsent(clientId)) return null;
     const out = await this.onDevice(
       clientId,
       () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: deviceKey(clientId), ConsistentRead: true })),
@@ -135,6 +136,18 @@ export class RegistryStore {
     );
     const item = out.Item as DeviceItem | undefined;
     return item && item.expiresAt >= toSeconds(nowMs) ? stripKeys(item) : null;
+  }
+
+  /**
+   * With the cache: learns which devices have an item, so that a device the table has never
+   * seen (a first registration) is answered without a store read. Call before any traffic.
+   */
+  async loadDeviceDirectory(): Promise<number> {
+    if (!this.cache) return 0;
+    const indexed = await this.queryShards('d', EXPIRY_INDEX, 'kind', 'dueAt', 'any', 0);
+    const ids = indexed.map((i) => String(i.pk).slice(2));
+    this.cache.loadDirectory(ids);
+    return ids.length;
   }
 
   /** Whether a live record exists; reads only its expiry (or, with the cache, the whole item once). */

@@ -96,3 +96,37 @@ test('holds at most `limit` items, dropping the least recently written', async (
   expect(cache.get('a')).toBeDefined();
   expect(cache.get('c')).toBeDefined();
 });
+
+describe('the directory of devices that have an item', () => {
+  test('unknown until loaded; then follows what the calls say', async () => {
+    const cache = new DeviceCache();
+    expect(cache.knownAbsent('a')).toBe(false);
+    cache.loadDirectory(['a']);
+    expect(cache.knownAbsent('a')).toBe(false);
+    expect(cache.knownAbsent('b')).toBe(true);
+    await cache.track('b', async () => 1, () => item('b'));
+    expect(cache.knownAbsent('b')).toBe(false);
+    await cache.track('a', async () => 1, () => null);
+    expect(cache.knownAbsent('a')).toBe(true);
+    // A write that cannot create or remove the item leaves the directory as it was.
+    await cache.track('a', async () => 1, () => undefined);
+    expect(cache.knownAbsent('a')).toBe(true);
+  });
+
+  test('a failed call, a call under way, or calls that overlapped leave existence in doubt until read again', async () => {
+    const cache = new DeviceCache();
+    cache.loadDirectory([]);
+    await expect(cache.track('a', async () => Promise.reject(new Error('timeout')), () => item('a'))).rejects.toThrow();
+    expect(cache.knownAbsent('a')).toBe(false);
+    await cache.track('a', async () => 1, () => null);
+    expect(cache.knownAbsent('a')).toBe(true);
+
+    const slow = deferred<number>();
+    const running = cache.track('a', () => slow.promise, () => item('a'));
+    expect(cache.knownAbsent('a')).toBe(false);
+    const other = cache.track('a', async () => 1, () => null);
+    slow.finish(1);
+    await Promise.all([running, other]);
+    expect(cache.knownAbsent('a')).toBe(false);
+  });
+});

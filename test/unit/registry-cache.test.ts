@@ -1,7 +1,8 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import type { DeviceItem } from '../../shared/store/model';
-import { createDocumentClient } from '../../shared/store/registry';
+import { DeviceCache } from '../../shared/store/device-cache';
+import { createDocumentClient, RegistryStore } from '../../shared/store/registry';
 import { registerDevice } from '../helpers/devices';
 import { makeDeps, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
 
@@ -94,6 +95,29 @@ describe('with the cache', () => {
     expect(await deps.store.isRegistered('c2', deps.clock.now())).toBe(false);
   });
 
+  test('with the directory loaded, a device the table never had is answered without a store read', async () => {
+    await deps.store.loadDeviceDirectory();
+    const before = calls();
+    expect(await deps.store.getDevice('never-seen', deps.clock.now())).toBeNull();
+    expect(await deps.store.isRegistered('never-seen', deps.clock.now())).toBe(false);
+    expect(calls()).toBe(before);
+    // The directory follows creations and removals made through the registry.
+    await registerDevice(deps, 'c3');
+    expect(await deps.store.isRegistered('c3', deps.clock.now())).toBe(true);
+    await deps.store.deleteDevice('c3', deps.clock.now());
+    const afterDelete = calls();
+    expect(await deps.store.getDevice('c3', deps.clock.now())).toBeNull();
+    expect(calls()).toBe(afterDelete);
+  });
+
+  test('a directory loaded from a table that has devices knows them', async () => {
+    const other = await makeDeps(store, {}, { deviceCache: true });
+    const fresh = new RegistryStore(other.store.doc, deps.store.tableName, 4, new DeviceCache());
+    expect(await fresh.loadDeviceDirectory()).toBe(1);
+    expect(await fresh.isRegistered('c1', deps.clock.now())).toBe(true);
+    expect(await fresh.isRegistered('c9', deps.clock.now())).toBe(false);
+  });
+
   test('an expired device is not registered, even while cached', async () => {
     deps.clock.advance(601_000);
     expect(await deps.store.isRegistered('c1', deps.clock.now())).toBe(false);
@@ -130,7 +154,7 @@ type Op =
   | { kind: 'create'; id: string }
   | { kind: 'tick'; ms: number };
 
-const ids = fc.constantFrom('p1', 'p2');
+const ids = fc.constantFrom('p1', 'p2', 'p3');
 const ops: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('notify' as const), id: ids, iid: fc.constantFrom('0', '1', '5'), rid: fc.constantFrom('5700', '5701', '5800'), value: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ kind: fc.constant('answer' as const), id: ids, iid: fc.constantFrom('0', '1', '5'), rid: fc.constantFrom('5700', '5800'), value: fc.integer({ min: 0, max: 3 }) }),
@@ -189,18 +213,19 @@ test('any sequence of operations answers the same with and without the cache, an
     fc.asyncProperty(fc.array(ops, { minLength: 1, maxLength: 25 }), async (sequence) => {
       const plain = await makeDeps(store);
       const cached = await makeDeps(store, {}, { deviceCache: true });
+      await cached.store.loadDeviceDirectory();
       for (const deps of [plain, cached]) {
         for (const id of ['p1', 'p2']) await deps.store.createDevice(newItem(id, deps.clock.now()), deps.clock.now());
       }
       for (const op of sequence) {
         const [a, b] = [await apply(plain, op), await apply(cached, op)];
         expect(b).toEqual(a);
-        for (const id of ['p1', 'p2']) {
+        for (const id of ['p1', 'p2', 'p3']) {
           expect(await cached.store.isRegistered(id, cached.clock.now())).toBe(await plain.store.isRegistered(id, plain.clock.now()));
           expect(await cached.store.getDevice(id, cached.clock.now())).toEqual(await plain.store.getDevice(id, plain.clock.now()));
         }
       }
-      for (const id of ['p1', 'p2']) expect(await inTable(cached, id)).toEqual(await inTable(plain, id));
+      for (const id of ['p1', 'p2', 'p3']) expect(await inTable(cached, id)).toEqual(await inTable(plain, id));
     }),
     { numRuns: 25 },
   );
