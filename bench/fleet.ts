@@ -4,11 +4,12 @@
  *   1. registrations/s for a burst of N devices registering at once,
  *   2. notifications/s and p50/p99 latency with a fixed number in flight per device,
  *   3. remote reads/s and p50/p99 through the HTTP API,
+ *   (each of 2 and 3 after `--warmup` seconds of the same load that are not counted),
  *   4. the server process's resident memory.
  * `--compare` measures the reference server (mqtt-shepherd 0.7.7) the same way in the same run.
  *
  *   npm run bench -- [--devices 25] [--client mqtt-node|light] [--inflight 2] [--seconds 10]
- *                    [--reads 2000] [--read-concurrency 25] [--compare] [--json]
+ *                    [--warmup 2] [--reads 2000] [--read-concurrency 25] [--compare] [--json]
  */
 import { parseArgs } from 'node:util';
 import { makeDevice, type BenchDevice, type ClientKind } from './devices';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     client: { type: 'string', default: 'mqtt-node' },
     inflight: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
     reads: { type: 'string', default: '2000' },
     'read-concurrency': { type: 'string', default: '25' },
     compare: { type: 'boolean', default: false },
@@ -33,15 +35,18 @@ const opts = {
   client: values.client as ClientKind,
   inflight: Number(values.inflight),
   seconds: Number(values.seconds),
+  warmup: Number(values.warmup),
   reads: Number(values.reads),
   readConcurrency: Number(values['read-concurrency']),
 };
 if (!['mqtt-node', 'light'].includes(opts.client)) throw new Error('--client is mqtt-node or light');
+if (!(opts.warmup >= 0)) throw new Error('--warmup is a number of seconds, 0 or more');
 
 interface Result {
   server: string;
   client: ClientKind;
   devices: number;
+  warmupSeconds: number;
   registrationsPerSecond: number;
   registrationFailures: number;
   notificationsPerSecond: number;
@@ -83,10 +88,14 @@ async function measure(server: ServerUnderTest): Promise<Result> {
     // 2. notifications, `inflight` outstanding per device for `seconds`
     const latencies: number[] = [];
     let notifyFailures = 0;
-    const notifyProgress = new Progress(`${server.name}: notifying`, opts.seconds);
-    const until = performance.now() + opts.seconds * 1000;
+    // The first `warmup` seconds run the same load but are not counted: both servers start
+    // with cold code paths (JIT) that a long-running server has long left behind.
+    const total = opts.warmup + opts.seconds;
+    const notifyProgress = new Progress(`${server.name}: notifying`, total);
+    const warmUntil = performance.now() + opts.warmup * 1000;
+    const until = warmUntil + opts.seconds * 1000;
     const ticker = setInterval(() => {
-      notifyProgress.tick(Math.min(opts.seconds, Math.round(opts.seconds - (until - performance.now()) / 1000)));
+      notifyProgress.tick(Math.min(total, Math.round(total - (until - performance.now()) / 1000)));
       sample();
     }, 250);
     let value = 0;
@@ -96,14 +105,14 @@ async function measure(server: ServerUnderTest): Promise<Result> {
           while (performance.now() < until) {
             const t0 = performance.now();
             const status = await d.notify(++value);
-            if (status !== 204) notifyFailures++;
-            else latencies.push(performance.now() - t0);
+            if (status !== 204) notifyFailures++; // failures count during the warm-up too
+            else if (t0 >= warmUntil) latencies.push(performance.now() - t0);
           }
         }),
       ),
     );
     clearInterval(ticker);
-    notifyProgress.tick(opts.seconds);
+    notifyProgress.tick(total);
     const notifySeconds = opts.seconds + Math.max(0, (performance.now() - until) / 1000);
     const notify = summarize(latencies);
 
@@ -112,12 +121,15 @@ async function measure(server: ServerUnderTest): Promise<Result> {
     let readFailures = 0;
     let next = 0;
     const readProgress = new Progress(`${server.name}: remote reads`, opts.reads);
-    const readStart = performance.now();
+    const readWarmUntil = performance.now() + opts.warmup * 1000;
+    let warmReads = 0;
     await Promise.all(
       Array.from({ length: opts.readConcurrency }, async () => {
-        while (next < opts.reads) {
-          const i = next++;
+        for (;;) {
           const t0 = performance.now();
+          const measured = t0 >= readWarmUntil;
+          if (measured && next >= opts.reads) break;
+          const i = measured ? next++ : warmReads++;
           try {
             const res = await fetch(`${server.apiUrl}/devices/${devices[i % devices.length].clientId}/read`, {
               method: 'POST',
@@ -126,15 +138,15 @@ async function measure(server: ServerUnderTest): Promise<Result> {
             });
             const body = (await res.json()) as { status: number };
             if (res.status !== 200 || body.status !== 205) readFailures++;
-            else readLatencies.push(performance.now() - t0);
+            else if (measured) readLatencies.push(performance.now() - t0);
           } catch {
             readFailures++;
           }
-          readProgress.tick(i + 1);
+          if (measured) readProgress.tick(i + 1);
         }
       }),
     );
-    const readSeconds = (performance.now() - readStart) / 1000;
+    const readSeconds = (performance.now() - readWarmUntil) / 1000;
     sample();
     const reads = summarize(readLatencies);
 
@@ -142,6 +154,7 @@ async function measure(server: ServerUnderTest): Promise<Result> {
       server: server.name,
       client: opts.client,
       devices: devices.length,
+      warmupSeconds: opts.warmup,
       registrationsPerSecond: round(devices.length / regSeconds),
       registrationFailures: regFailures,
       notificationsPerSecond: Math.round(latencies.length / notifySeconds),
@@ -163,6 +176,7 @@ function printTable(results: Result[]): void {
   const rows: Array<[string, (r: Result) => string]> = [
     ['devices (client)', (r) => `${r.devices} (${r.client})`],
     ['registrations/s (burst)', (r) => `${r.registrationsPerSecond} (${r.registrationFailures} failed)`],
+    ['warm-up before notify and read counts', () => `${opts.warmup} s`],
     [`notifications/s (${opts.inflight} in flight/device)`, (r) => `${r.notificationsPerSecond} (${r.notifyFailures} failed)`],
     ['notify latency p50 / p99', (r) => `${r.notifyP50Ms} / ${r.notifyP99Ms} ms`],
     [`remote reads/s (${opts.readConcurrency} in flight)`, (r) => `${r.readsPerSecond} (${r.readFailures} failed)`],
