@@ -9,8 +9,9 @@
  * `--compare` measures the reference server (mqtt-shepherd 0.7.7) the same way in the same run.
  *
  *   npm run bench -- [--devices 25] [--client mqtt-node|light] [--inflight 2] [--seconds 10]
- *                    [--warmup 2] [--reads 2000] [--read-concurrency 25] [--compare] [--json]
+ *                    [--warmup 2] [--reads 5000] [--read-concurrency 25] [--compare] [--json]
  */
+import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { makeDevice, type BenchDevice, type ClientKind } from './devices';
 import { startOurs, startReference, type ServerUnderTest } from './servers';
@@ -23,7 +24,7 @@ const { values } = parseArgs({
     inflight: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
-    reads: { type: 'string', default: '2000' },
+    reads: { type: 'string', default: '5000' },
     'read-concurrency': { type: 'string', default: '25' },
     compare: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -123,6 +124,9 @@ async function measure(server: ServerUnderTest): Promise<Result> {
     const readProgress = new Progress(`${server.name}: remote reads`, opts.reads);
     const readWarmUntil = performance.now() + opts.warmup * 1000;
     let warmReads = 0;
+    // node:http with keep-alive rather than fetch: the benchmark process runs the devices too,
+    // and fetch's per-request cost made it the bottleneck of this phase for both servers.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: opts.readConcurrency });
     await Promise.all(
       Array.from({ length: opts.readConcurrency }, async () => {
         for (;;) {
@@ -131,12 +135,10 @@ async function measure(server: ServerUnderTest): Promise<Result> {
           if (measured && next >= opts.reads) break;
           const i = measured ? next++ : warmReads++;
           try {
-            const res = await fetch(`${server.apiUrl}/devices/${devices[i % devices.length].clientId}/read`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ path: '3303/0/5700' }),
+            const res = await postJson(agent, `${server.apiUrl}/devices/${devices[i % devices.length].clientId}/read`, {
+              path: '3303/0/5700',
             });
-            const body = (await res.json()) as { status: number };
+            const body = res.body as { status: number };
             if (res.status !== 200 || body.status !== 205) readFailures++;
             else if (measured) readLatencies.push(performance.now() - t0);
           } catch {
@@ -147,6 +149,7 @@ async function measure(server: ServerUnderTest): Promise<Result> {
       }),
     );
     const readSeconds = (performance.now() - readWarmUntil) / 1000;
+    agent.destroy();
     sample();
     const reads = summarize(readLatencies);
 
@@ -215,3 +218,27 @@ main().then(
     process.exit(1);
   },
 );
+
+function postJson(agent: http.Agent, url: string, payload: unknown): Promise<{ status: number; body: unknown }> {
+  const data = JSON.stringify(payload);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          } catch (err) {
+            reject(err);
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
