@@ -7,6 +7,7 @@ const { mkdirSync } = require('node:fs');
 const { Level } = require('level');
 const dynalite = require('dynalite');
 const dynaliteDb = require('dynalite/db');
+const { warmUp } = require('./store-warmup.cjs');
 
 // dynalite reads the table's description from LevelDB (and parses its JSON) on every request:
 // one more LevelDB round trip per item call. This process is the store's only user and every
@@ -67,6 +68,20 @@ async function main() {
   const path = process.env.LWMQN_STORE_PATH;
   mkdirSync(path, { recursive: true });
   await waitForLock(path);
+  const warmupRequests = Number(process.env.LWMQN_STORE_WARMUP || 2000);
+  if (!Number.isSafeInteger(warmupRequests) || warmupRequests < 0) {
+    throw new Error(`LWMQN_STORE_WARMUP must be a whole number of requests, 0 or more, not ${process.env.LWMQN_STORE_WARMUP}`);
+  }
+  if (warmupRequests > 0) {
+    const started = Date.now();
+    try {
+      await warmUp(dynalite, warmupRequests);
+    } catch (err) {
+      // Only a head start: the store serves without it.
+      process.stderr.write(`lwmqn store: warm-up skipped: ${err && err.message}\n`);
+    }
+    process.stderr.write(`lwmqn store: warmed up with ${warmupRequests} requests in ${Date.now() - started} ms\n`);
+  }
   const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   server.listen(Number(process.env.LWMQN_STORE_PORT || 0), '127.0.0.1', () => {
     process.send({ port: server.address().port });

@@ -3,6 +3,7 @@ import {
   DeleteTableCommand,
   DynamoDBClient,
   GetItemCommand,
+  ListTablesCommand,
   PutItemCommand,
   QueryCommand,
   waitUntilTableExists,
@@ -32,6 +33,10 @@ afterAll(async () => {
 });
 
 const wait = { client: undefined as unknown as DynamoDBClient, maxWaitTime: 30, minDelay: 1 };
+
+test('the start-up warm-up (local/store-warmup.cjs) leaves nothing in the real store', async () => {
+  expect((await client.send(new ListTablesCommand({}))).TableNames).toEqual([]);
+});
 
 test('a table deleted and created again with another key is used with its new key', async () => {
   wait.client = client;
