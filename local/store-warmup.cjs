@@ -77,12 +77,21 @@ async function warmUp(dynalite, requests) {
       dueAt: N(4e9),
       clientId: S(`w${i % 8}`),
       status: S('online'),
+      mac: S('aa:bb'),
       lifetime: N(3600),
       expiresAt: N(4e9),
       objects: { M: { 3303: { M: { 0: { M: { 5700: N(21.5), 5701: S('C') } } } } } },
     });
     const one = (i) => {
-      if (i % 16 === 0) return call('PutItem', { TableName: 'warmup', Item: item(i), ReturnValues: 'ALL_OLD' });
+      if (i % 16 === 0) {
+        return call('PutItem', {
+          TableName: 'warmup',
+          Item: item(i),
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR mac = :mac',
+          ExpressionAttributeValues: { ':now': N(i), ':mac': S('aa:bb') },
+          ReturnValues: 'ALL_OLD',
+        });
+      }
       if (i % 8 === 0) return call('GetItem', { TableName: 'warmup', Key: key(i), ConsistentRead: true });
       if (i % 50 === 0) {
         return call('Query', {
