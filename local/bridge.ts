@@ -1,8 +1,7 @@
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { CHANNEL_HANDLERS } from '../functions';
 import type { Deps } from '../shared/deps';
-import type { Logger, Publisher } from '../shared/ports';
+import type { EventSink, Logger, Publisher } from '../shared/ports';
 import { isClientChannel, SERVER_SUBSCRIPTIONS } from '../shared/protocol/topics';
 import { KeyedQueue } from './keyed-queue';
 import { OrderedAcks } from './ordered-acks';
@@ -38,13 +37,12 @@ export class Bridge {
   /** messageId -> the handler run its PUBACK waits for */
   private readonly unacked = new Map<number, Promise<void>>();
   private readonly retrying = new Set<string>();
-  /** The PUBACKs a running handler's own publishes still wait for. */
-  private readonly handlerAcks = new AsyncLocalStorage<Promise<unknown>[]>();
   /** A device's PUBACKs go out in its messages' order. */
   private readonly acks = new OrderedAcks();
   private lastError: string | undefined;
   private closing = false;
   private deps?: Deps;
+  private eventsFor?: (publisher: Publisher) => EventSink;
 
   constructor(private readonly options: BridgeOptions) {
     this.queue = new KeyedQueue(options.concurrency ?? 64);
@@ -58,17 +56,7 @@ export class Bridge {
     });
     this.publisher = {
       publish: async (topic, payload) => {
-        const acked = this.client.publishAsync(topic, payload, { qos: 1 });
-        const handlerAcks = this.handlerAcks.getStore();
-        if (!handlerAcks) {
-          await acked;
-          return;
-        }
-        // Inside a handler the publish is on the wire, in order, once this call returns: the
-        // device's next message may start now, while the inbound PUBACK still waits for this
-        // ack (so a crash before it means the broker delivers the inbound message again).
-        acked.catch(() => undefined);
-        handlerAcks.push(acked);
+        await this.client.publishAsync(topic, payload, { qos: 1 });
       },
     };
     this.deferAcks();
@@ -112,9 +100,14 @@ export class Bridge {
     };
   }
 
-  /** Connects and subscribes; handlers run with `deps`, which carry this bridge's publisher. */
-  async start(deps: Deps): Promise<void> {
+  /**
+   * Connects and subscribes. Each handler runs with `deps`, its publisher replaced by one that
+   * collects the message's own acks, and its events by `eventsFor` of that publisher (events
+   * published on MQTT should go through it too; without it they use `deps.events` as given).
+   */
+  async start(deps: Deps, eventsFor?: (publisher: Publisher) => EventSink): Promise<void> {
     this.deps = deps;
+    this.eventsFor = eventsFor;
     await new Promise<void>((resolve, reject) => {
       this.client.once('connect', () => resolve());
       this.client.once('error', reject);
@@ -152,10 +145,21 @@ export class Bridge {
     // Device answers complete registrations and commands that are on a clock: they go first.
     const urgent = channel === 'response';
     const answersAcked: Promise<unknown>[] = [];
+    // The handler's publishes are on the wire, in order, once publish() returns: the device's
+    // next message may start then, while this message's PUBACK still waits for their acks (a
+    // crash before them means the broker delivers this message again).
+    const publisher: Publisher = {
+      publish: async (topic, payload) => {
+        const acked = this.client.publishAsync(topic, payload, { qos: 1 });
+        acked.catch(() => undefined);
+        answersAcked.push(acked);
+      },
+    };
+    const deps: Deps = { ...this.deps!, publisher, events: this.eventsFor?.(publisher) ?? this.deps!.events };
     const handled = this.queue.push(key, async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.handlerAcks.run(answersAcked, () => handler(message, this.deps!));
+          await handler(message, deps);
           return;
         } catch (err) {
           if (this.closing) throw err; // left unacknowledged: the broker delivers it again next start

@@ -109,7 +109,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     // Before any message: with the cache, a first registration then needs no store read.
     const known = await deps.store.loadDeviceDirectory();
     if (cacheDevices) logger.info({ devices: known }, 'device directory loaded');
-    await bridge.start(deps);
+    await bridge.start(deps, (publisher) => fanOutEventSink(mqttEventSink(publisher), bus));
 
     const http = serve({
       fetch: createApi(deps, {
