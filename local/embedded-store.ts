@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
+import { tableDefinition } from '../shared/store/table';
 import dynalite from 'dynalite';
 
 /** The embedded store of `npm start` when DYNAMODB_ENDPOINT is unset. */
@@ -42,7 +43,12 @@ export function listen(server: Server, host: string, port: number): Promise<void
  */
 export async function startStoreProcess(dataDir: string): Promise<Running> {
   const child = fork(join(__dirname, 'store-process.cjs'), [], {
-    env: { ...process.env, LWMQN_STORE_PATH: join(dataDir, 'dynamodb') },
+    env: {
+      ...process.env,
+      LWMQN_STORE_PATH: join(dataDir, 'dynamodb'),
+      // The warm-up's scratch table has the real table's layout (keys and indexes).
+      LWMQN_STORE_WARMUP_TABLE: JSON.stringify(tableDefinition('warmup')),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {

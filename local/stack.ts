@@ -8,7 +8,7 @@ import { reaper } from '../functions/reaper';
 import { configFromEnv, positiveInt } from '../shared/config';
 import type { Deps } from '../shared/deps';
 import { fanOutEventSink, mqttEventSink } from '../shared/events';
-import { systemClock, type Logger } from '../shared/ports';
+import { systemClock, type Logger, type Publisher } from '../shared/ports';
 import { MemoryDiscoveries } from '../shared/ops/discoveries';
 import { MemoryRendezvous } from '../shared/ops/rendezvous';
 import { DeviceCache } from '../shared/store/device-cache';
@@ -93,12 +93,15 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       concurrency: positiveInt(env, 'LWMQN_BRIDGE_CONCURRENCY', 64),
     });
     const bus = new EventBus();
+    // Events go out on MQTT through a publisher and to the local SSE stream; the bridge builds
+    // the same sink over each handler's own publisher.
+    const eventsOver = (publisher: Publisher) => fanOutEventSink(mqttEventSink(publisher), bus);
     // The API and the bridge share this process: answers reach waiting commands directly.
     const rendezvous = new MemoryRendezvous();
     const deps: Deps = {
       store: new RegistryStore(doc, tableName, shards, cacheDevices ? new DeviceCache() : undefined),
       publisher: bridge.publisher,
-      events: fanOutEventSink(mqttEventSink(bridge.publisher), bus),
+      events: eventsOver(bridge.publisher),
       clock: systemClock,
       log: logger,
       config,
@@ -109,7 +112,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     // Before any message: with the cache, a first registration then needs no store read.
     const known = await deps.store.loadDeviceDirectory();
     if (cacheDevices) logger.info({ devices: known }, 'device directory loaded');
-    await bridge.start(deps, (publisher) => fanOutEventSink(mqttEventSink(publisher), bus));
+    await bridge.start(deps, eventsOver);
 
     const http = serve({
       fetch: createApi(deps, {

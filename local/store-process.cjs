@@ -75,7 +75,7 @@ async function main() {
   if (warmupRequests > 0) {
     const started = Date.now();
     try {
-      await warmUp(dynalite, warmupRequests);
+      await warmUp(dynalite, warmupRequests, JSON.parse(process.env.LWMQN_STORE_WARMUP_TABLE));
     } catch (err) {
       // Only a head start: the store serves without it.
       process.stderr.write(`lwmqn store: warm-up skipped: ${err && err.message}\n`);

@@ -31,7 +31,7 @@ function caller(port, agent) {
         },
         (res) => {
           res.resume();
-          res.on('end', resolve);
+          res.on('end', () => resolve(res.statusCode));
         },
       );
       req.on('error', reject);
@@ -39,37 +39,18 @@ function caller(port, agent) {
     });
 }
 
-/** Runs about `requests` item calls shaped like the server's (mostly notify writes). */
-async function warmUp(dynalite, requests) {
+/**
+ * Runs about `requests` item calls shaped like the server's (mostly notify writes) on a scratch
+ * table created from `table`, a CreateTable request named 'warmup' with the real layout.
+ */
+async function warmUp(dynalite, requests, table) {
   const scratch = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise((resolve) => scratch.listen(0, '127.0.0.1', resolve));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   const call = caller(scratch.address().port, agent);
   try {
-    await call('CreateTable', {
-      TableName: 'warmup',
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'kind', AttributeType: 'S' },
-        { AttributeName: 'dueAt', AttributeType: 'N' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'byExpiry',
-          KeySchema: [
-            { AttributeName: 'kind', KeyType: 'HASH' },
-            { AttributeName: 'dueAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['clientId', 'status'] },
-        },
-      ],
-    });
+    const created = await call('CreateTable', table);
+    if (created !== 200) throw new Error(`scratch table not created (HTTP ${created})`);
     const key = (i) => ({ pk: S(`d#w${i % 8}`), sk: S('device') });
     const item = (i) => ({
       ...key(i),
