@@ -9,6 +9,8 @@ export interface BenchDevice {
   register(): Promise<number>;
   /** One notify on temperature/0/sensorValue; resolves with its status once answered. */
   notify(value: number): Promise<number>;
+  /** Deregisters; resolves with the status (0 when unanswered). The connection ends after. */
+  deregister(): Promise<number>;
   close(): void;
 }
 
@@ -54,6 +56,11 @@ class MqttNodeDevice implements BenchDevice {
       ),
     );
   }
+  deregister(): Promise<number> {
+    return withTimeout((done) =>
+      this.node.deregister((err: Error | null, rsp: { status: number }) => done(err ? 0 : rsp.status)),
+    );
+  }
   close(): void {
     this.node.mc?.end(true);
   }
@@ -92,7 +99,10 @@ class LightDevice implements BenchDevice {
     const id = this.clientId;
     this.client = await mqtt.connectAsync(this.url, { clientId: id, clean: true, reconnectPeriod: 0, connectTimeout: 60_000 });
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    await this.client.subscribeAsync([`register/response/${id}`, `notify/response/${id}`, `request/${id}`], { qos: 1 });
+    await this.client.subscribeAsync(
+      [`register/response/${id}`, `notify/response/${id}`, `deregister/response/${id}`, `request/${id}`],
+      { qos: 1 },
+    );
   }
 
   async register(): Promise<number> {
@@ -107,6 +117,10 @@ class LightDevice implements BenchDevice {
 
   notify(value: number): Promise<number> {
     return this.call('notify', { oid: 3303, iid: 0, rid: 5700, data: value });
+  }
+
+  deregister(): Promise<number> {
+    return this.call('deregister', {});
   }
 
   private call(channel: string, body: Record<string, unknown>): Promise<number> {

@@ -1,19 +1,24 @@
 /**
  * The fleet benchmark: starts the server in its own process (Mosquitto + `local/start.ts`),
  * connects N simulated devices and measures, in order:
- *   1. registrations/s for a burst of N devices registering at once,
+ *   1. registrations/s for a burst of N new devices registering at once, the median of
+ *      `--rounds` bursts (after one uncounted warm-up burst),
  *   2. notifications/s and p50/p99 latency with a fixed number in flight per device,
  *   3. remote reads/s and p50/p99 through the HTTP API,
  *   (each of 2 and 3 after `--warmup` seconds of the same load that are not counted),
  *   4. the server process's resident memory.
- * `--compare` measures the reference server (mqtt-shepherd 0.7.7) the same way in the same run.
+ * `--compare` measures the reference server (mqtt-shepherd 0.7.7) the same way in the same run;
+ * the two servers take turns burst by burst in phase 1. `--ceiling` adds to phase 1 a responder
+ * that stores nothing (bench/ceiling-server.ts): the most the devices themselves allow.
  *
- *   npm run bench -- [--devices 25] [--client mqtt-node|light] [--inflight 2] [--seconds 10]
- *                    [--warmup 2] [--reads 5000] [--read-concurrency 25] [--compare] [--json]
+ *   npm run bench -- [--devices 25] [--client mqtt-node|light] [--rounds 5] [--inflight 2]
+ *                    [--seconds 10] [--warmup 2] [--reads 5000] [--read-concurrency 25]
+ *                    [--compare] [--ceiling] [--json]
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { makeDevice, type BenchDevice, type ClientKind } from './devices';
+import { startCeiling } from './ceiling-server';
 import { startOurs, startReference, type ServerUnderTest } from './servers';
 import { Progress, round, rssMiB, summarize } from './stats';
 
@@ -21,12 +26,14 @@ const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: '25' },
     client: { type: 'string', default: 'mqtt-node' },
+    rounds: { type: 'string' },
     inflight: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     reads: { type: 'string', default: '5000' },
     'read-concurrency': { type: 'string', default: '25' },
     compare: { type: 'boolean', default: false },
+    ceiling: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -34,6 +41,9 @@ const { values } = parseArgs({
 const opts = {
   devices: Number(values.devices),
   client: values.client as ClientKind,
+  // One burst of a few dozen devices moves by up to a fifth between bursts (the devices' own
+  // work dominates it); a burst of hundreds is its own average.
+  rounds: Number(values.rounds ?? (Number(values.devices) <= 100 ? 5 : 1)),
   inflight: Number(values.inflight),
   seconds: Number(values.seconds),
   warmup: Number(values.warmup),
@@ -42,13 +52,16 @@ const opts = {
 };
 if (!['mqtt-node', 'light'].includes(opts.client)) throw new Error('--client is mqtt-node or light');
 if (!(opts.warmup >= 0)) throw new Error('--warmup is a number of seconds, 0 or more');
+if (!Number.isInteger(opts.rounds) || opts.rounds < 1) throw new Error('--rounds is a whole number, 1 or more');
 
 interface Result {
   server: string;
   client: ClientKind;
   devices: number;
   warmupSeconds: number;
+  /** The median of the rounds. */
   registrationsPerSecond: number;
+  registrationRounds: number[];
   registrationFailures: number;
   notificationsPerSecond: number;
   notifyP50Ms: number;
@@ -62,30 +75,96 @@ interface Result {
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function measure(server: ServerUnderTest): Promise<Result> {
-  let rss = rssMiB(server.pid);
-  const sample = () => (rss = Math.max(rss, rssMiB(server.pid)));
+/** Devices in the uncounted registration burst that precedes the timed ones. */
+const WARMUP_BURST = 100;
+
+/** The largest resident memory seen of each server, sampled throughout its phases. */
+const rssBy = new Map<string, number>();
+function sampleRss(server: ServerUnderTest): void {
+  rssBy.set(server.name, Math.max(rssBy.get(server.name) ?? 0, rssMiB(server.pid) || 0));
+}
+
+/**
+ * Whatever each client does before it can register. Light devices connect 500 at a time:
+ * 10,000 at once from one process is a connect storm the broker does not answer within a
+ * minute, before the server sees anything.
+ */
+async function prepareAll(devices: BenchDevice[]): Promise<void> {
+  for (let i = 0; i < devices.length; i += 500) await Promise.all(devices.slice(i, i + 500).map((d) => d.prepare()));
+  // mqtt-node's preparation shells out; its last child processes are still exiting.
+  await sleep(200);
+}
+
+/** Every device registers at once, timed from when every client is ready to send its register. */
+async function burst(devices: BenchDevice[], label: string): Promise<{ seconds: number; failures: number }> {
+  const progress = new Progress(label, devices.length);
+  let registered = 0;
+  let failures = 0;
+  const start = performance.now();
+  await Promise.all(
+    devices.map(async (d) => {
+      const status = await d.register();
+      if (status !== 201 && status !== 200) failures++;
+      progress.tick(++registered);
+    }),
+  );
+  return { seconds: (performance.now() - start) / 1000, failures };
+}
+
+interface Registrations {
+  rates: number[];
+  failures: number;
+}
+
+/**
+ * Phase 1 for every server: one uncounted warm-up burst (unless `--warmup 0`), then `--rounds`
+ * timed bursts, each of new devices that deregister afterwards. The servers take turns burst by
+ * burst and the one that goes first changes each round, so that the machine's drift (its speed
+ * moves by up to a fifth within minutes) falls on both alike.
+ */
+async function measureRegistrations(servers: ServerUnderTest[]): Promise<Map<string, Registrations>> {
+  const out = new Map<string, Registrations>(servers.map((s) => [s.name, { rates: [], failures: 0 }]));
+  const rounds = opts.warmup > 0 ? opts.rounds + 1 : opts.rounds;
+  for (let r = 0; r < rounds; r++) {
+    const warm = opts.warmup > 0 && r === 0;
+    const size = warm ? Math.min(opts.devices, WARMUP_BURST) : opts.devices;
+    for (let k = 0; k < servers.length; k++) {
+      const server = servers[(r + k) % servers.length];
+      const result = out.get(server.name)!;
+      const devices = Array.from({ length: size }, (_, i) =>
+        makeDevice(opts.client, `bench-${opts.client}-r${r}-${i}`, server.mqttUrl),
+      );
+      try {
+        await prepareAll(devices);
+        const label = warm ? `${server.name}: warm-up burst` : `${server.name}: burst ${r + (opts.warmup > 0 ? 0 : 1)}/${opts.rounds}`;
+        const timed = await burst(devices, label);
+        sampleRss(server);
+        result.failures += timed.failures;
+        if (!warm) result.rates.push(round(size / timed.seconds));
+        await Promise.all(devices.map((d) => d.deregister()));
+      } finally {
+        for (const d of devices) d.close();
+      }
+      // The server's own follow-up of the burst (events, deregistrations) settles first.
+      await sleep(300);
+    }
+  }
+  return out;
+}
+
+type Load = Omit<Result, 'registrationsPerSecond' | 'registrationRounds'>;
+
+/** Phases 2 and 3 for one server, on devices that register (untimed) first. */
+async function measureLoad(server: ServerUnderTest): Promise<Load> {
+  const sample = () => sampleRss(server);
   const devices: BenchDevice[] = Array.from({ length: opts.devices }, (_, i) =>
     makeDevice(opts.client, `bench-${opts.client}-${i}`, server.mqttUrl),
   );
   try {
-    // 1. a burst of registrations, timed from when every client is ready to send its register
-    // Connections ramp up 500 at a time: 10,000 at once from one process is a connect storm
-    // the broker does not answer within a minute, before the server sees anything.
-    for (let i = 0; i < devices.length; i += 500) await Promise.all(devices.slice(i, i + 500).map((d) => d.prepare()));
-    const regProgress = new Progress(`${server.name}: registering`, devices.length);
-    let registered = 0;
-    let regFailures = 0;
-    const regStart = performance.now();
-    await Promise.all(
-      devices.map(async (d) => {
-        const status = await d.register();
-        if (status !== 201 && status !== 200) regFailures++;
-        regProgress.tick(++registered);
-      }),
-    );
-    const regSeconds = (performance.now() - regStart) / 1000;
+    await prepareAll(devices);
+    const { failures: regFailures } = await burst(devices, `${server.name}: registering`);
     sample();
 
     // 2. notifications, `inflight` outstanding per device for `seconds`
@@ -160,7 +239,6 @@ async function measure(server: ServerUnderTest): Promise<Result> {
       client: opts.client,
       devices: devices.length,
       warmupSeconds: opts.warmup,
-      registrationsPerSecond: round(devices.length / regSeconds),
       registrationFailures: regFailures,
       notificationsPerSecond: Math.round(latencies.length / notifySeconds),
       notifyP50Ms: notify.p50,
@@ -170,7 +248,7 @@ async function measure(server: ServerUnderTest): Promise<Result> {
       readP50Ms: reads.p50,
       readP99Ms: reads.p99,
       readFailures,
-      serverRssMiB: rss,
+      serverRssMiB: rssBy.get(server.name) ?? NaN,
     };
   } finally {
     for (const d of devices) d.close();
@@ -180,7 +258,10 @@ async function measure(server: ServerUnderTest): Promise<Result> {
 function printTable(results: Result[]): void {
   const rows: Array<[string, (r: Result) => string]> = [
     ['devices (client)', (r) => `${r.devices} (${r.client})`],
-    ['registrations/s (burst)', (r) => `${r.registrationsPerSecond} (${r.registrationFailures} failed)`],
+    [
+      `registrations/s (burst, median of ${opts.rounds})`,
+      registrationCell,
+    ],
     ['warm-up before notify and read counts', () => `${opts.warmup} s`],
     [`notifications/s (${opts.inflight} in flight/device)`, (r) => `${r.notificationsPerSecond} (${r.notifyFailures} failed)`],
     ['notify latency p50 / p99', (r) => `${r.notifyP50Ms} / ${r.notifyP99Ms} ms`],
@@ -196,21 +277,59 @@ function printTable(results: Result[]): void {
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  const results: Result[] = [];
-  const starters = [() => startOurs(), ...(values.compare ? [() => startReference(say)] : [])];
-  for (const start of starters) {
-    const server = await start();
-    try {
-      results.push(await measure(server));
-    } finally {
-      await server.stop();
+  const starters = [startOurs, ...(values.compare ? [() => startReference(say)] : []), ...(values.ceiling ? [startCeiling] : [])];
+  const running = new Set<ServerUnderTest>();
+  const start = async (starter: () => Promise<ServerUnderTest>) => {
+    const server = await starter();
+    running.add(server);
+    return server;
+  };
+  const stop = async (server: ServerUnderTest) => {
+    running.delete(server);
+    await server.stop();
+  };
+  try {
+    // Phase 1 with every server up, taking turns.
+    const servers: ServerUnderTest[] = [];
+    for (const starter of starters) servers.push(await start(starter));
+    const registrations = await measureRegistrations(servers);
+    for (const server of servers) await stop(server);
+    // Phases 2 and 3 on each server afresh and alone (the ceiling has none: it stores nothing).
+    const results: Result[] = [];
+    for (const starter of starters.slice(0, values.compare ? 2 : 1)) {
+      const server = await start(starter);
+      const load = await measureLoad(server);
+      await stop(server);
+      const reg = registrationsOf(registrations.get(server.name)!);
+      results.push({ ...load, ...reg, registrationFailures: reg.registrationFailures + load.registrationFailures });
     }
+    const ceiling = values.ceiling ? registrationsOf(registrations.get(servers[servers.length - 1].name)!) : undefined;
+    if (values.json) console.log(JSON.stringify({ options: opts, results, ...(ceiling ? { ceiling } : {}) }, null, 2));
+    else {
+      printTable(results);
+      if (ceiling) console.log(`client ceiling (a responder that stores nothing): ${registrationCell(ceiling)} registrations/s`);
+    }
+    if (results.some((r) => r.server === 'lwmqn-server' && r.registrationFailures + r.notifyFailures + r.readFailures > 0)) {
+      process.exitCode = 1;
+    }
+  } finally {
+    for (const server of running) await stop(server);
   }
-  if (values.json) console.log(JSON.stringify({ options: opts, results }, null, 2));
-  else printTable(results);
-  if (results.some((r) => r.server === 'lwmqn-server' && r.registrationFailures + r.notifyFailures + r.readFailures > 0)) {
-    process.exitCode = 1;
-  }
+}
+
+function registrationsOf(reg: Registrations) {
+  return { registrationsPerSecond: median(reg.rates), registrationRounds: reg.rates, registrationFailures: reg.failures };
+}
+
+function registrationCell(r: Pick<Result, 'registrationsPerSecond' | 'registrationRounds' | 'registrationFailures'>): string {
+  const spread = r.registrationRounds.length > 1 ? `${Math.min(...r.registrationRounds)}-${Math.max(...r.registrationRounds)}, ` : '';
+  return `${r.registrationsPerSecond} (${spread}${r.registrationFailures} failed)`;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1] + sorted[mid]) / 2);
 }
 
 main().then(
