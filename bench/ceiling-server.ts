@@ -45,7 +45,7 @@ export async function startCeiling(): Promise<ServerUnderTest> {
   return {
     name: 'client ceiling',
     mqttUrl: broker.url,
-    apiUrl: '',
+    apiUrl: '', // phase 1 only: it has no API, and no process of its own to measure
     pid: process.pid,
     stop: async () => {
       await client.endAsync(true);
