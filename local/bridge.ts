@@ -1,4 +1,4 @@
-import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import mqtt, { UniqueMessageIdProvider, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import { CHANNEL_HANDLERS } from '../functions';
 import type { Deps } from '../shared/deps';
 import type { EventSink, Logger, Publisher } from '../shared/ports';
@@ -53,6 +53,11 @@ export class Bridge {
       password: options.password,
       reconnectPeriod: 1000,
       manualConnect: true,
+      // A burst can put more than 65,535 QoS 1 publishes in flight (thousands of registrations,
+      // a read per object each). The default provider then wraps around onto ids still in use
+      // and those publishes never complete, nor the PUBACKs of the messages waiting on them;
+      // this one hands out free ids only and holds further publishes until acks free some.
+      messageIdProvider: new UniqueMessageIdProvider(),
     });
     this.publisher = {
       publish: async (topic, payload) => {
