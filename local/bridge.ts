@@ -36,6 +36,8 @@ export class Bridge {
   private readonly queue: KeyedQueue;
   /** messageId -> the handler run its PUBACK waits for */
   private readonly unacked = new Map<number, Promise<void>>();
+  /** Messages received whose PUBACK has not gone out yet: the broker counts them in flight. */
+  private heldAcks = 0;
   private readonly retrying = new Set<string>();
   /** A device's PUBACKs go out in its messages' order. */
   private readonly acks = new OrderedAcks();
@@ -96,12 +98,15 @@ export class Bridge {
       if (!run) return send(packet, cb, cbStorePut);
       this.unacked.delete(messageId!);
       cb?.();
-      void run.then(
-        () => {
-          if (client.connected) send(packet);
-        },
-        () => undefined, // failed while closing: no PUBACK
-      );
+      this.heldAcks++;
+      void run
+        .then(
+          () => {
+            if (client.connected) send(packet);
+          },
+          () => undefined, // failed while closing: no PUBACK
+        )
+        .finally(() => this.heldAcks--);
     };
   }
 
@@ -126,6 +131,14 @@ export class Bridge {
 
   get inFlight(): number {
     return this.queue.size;
+  }
+
+  /**
+   * More messages are unacknowledged than handlers run at once: the broker's window towards the
+   * bridge is filling up, and further messages (devices' answers among them) wait behind it.
+   */
+  get backlogged(): boolean {
+    return this.heldAcks + this.unacked.size >= (this.options.concurrency ?? 64);
   }
 
   /** Problems that make the server degraded right now (empty when all is well). */

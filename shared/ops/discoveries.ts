@@ -75,6 +75,12 @@ export class MemoryDiscoveries implements DiscoveryStore {
     return [...this.running.values()].filter((d) => d.expiresAt < now).map((d) => ({ clientId: d.clientId, regId: d.regId }));
   }
 
+  /** Moves every running discovery's deadline to `untilMs` at the earliest; never earlier. */
+  postpone(untilMs: number): void {
+    const until = Math.ceil(untilMs / 1000);
+    for (const d of this.running.values()) d.expiresAt = Math.max(d.expiresAt, until);
+  }
+
   get size(): number {
     return this.running.size;
   }

@@ -1,0 +1,47 @@
+import { MemoryDiscoveries } from '../../shared/ops/discoveries';
+import type { Discovery } from '../../shared/store/model';
+
+const T0 = 1_700_000_000_000;
+
+function discovery(clientId: string, expiresAtMs: number): Discovery {
+  return {
+    clientId,
+    purpose: 'register',
+    clientTransId: 7,
+    attrs: { lifetime: 3600, ip: '127.0.0.1', mac: '02:00:00:00:00:01', version: '1' },
+    changed: [],
+    objList: { '1': [0] },
+    regId: `reg-${clientId}`,
+    reads: { '100': '1' },
+    answers: {},
+    remaining: 1,
+    expiresAt: Math.ceil(expiresAtMs / 1000),
+  };
+}
+
+test('postpone moves running deadlines later: an answer after the first deadline still counts', async () => {
+  const store = new MemoryDiscoveries();
+  await store.putDiscovery(discovery('a', T0 + 10_000), T0);
+  store.postpone(T0 + 25_000);
+  const late = T0 + 20_000;
+  expect(await store.overdueDiscoveries(late)).toEqual([]);
+  const answered = await store.recordDiscoveryAnswer('a', 100, { status: 205, data: { 0: {} } }, late);
+  expect(answered?.remaining).toBe(0);
+  expect(await store.overdueDiscoveries(T0 + 26_000)).toEqual([{ clientId: 'a', regId: 'reg-a' }]);
+});
+
+test('postpone never brings a deadline earlier', async () => {
+  const store = new MemoryDiscoveries();
+  await store.putDiscovery(discovery('b', T0 + 30_000), T0);
+  store.postpone(T0 + 5_000);
+  expect(await store.overdueDiscoveries(T0 + 20_000)).toEqual([]);
+  expect((await store.getDiscovery('b', T0 + 29_000))?.expiresAt).toBe(Math.ceil((T0 + 30_000) / 1000));
+});
+
+test('without postpone, an answer after the deadline is refused and the discovery is overdue', async () => {
+  const store = new MemoryDiscoveries();
+  await store.putDiscovery(discovery('c', T0 + 10_000), T0);
+  const late = T0 + 12_000;
+  expect(await store.recordDiscoveryAnswer('c', 100, { status: 205, data: { 0: {} } }, late)).toBeNull();
+  expect(await store.overdueDiscoveries(late)).toEqual([{ clientId: 'c', regId: 'reg-c' }]);
+});
