@@ -34,10 +34,12 @@ export class Bridge {
   readonly client: MqttClient;
   readonly publisher: Publisher;
   private readonly queue: KeyedQueue;
+  private readonly concurrency: number;
   /** messageId -> the handler run its PUBACK waits for */
   private readonly unacked = new Map<number, Promise<void>>();
   /** Messages received whose PUBACK has not gone out yet: the broker counts them in flight. */
   private heldAcks = 0;
+  private behindAt = 0;
   private readonly retrying = new Set<string>();
   /** A device's PUBACKs go out in its messages' order. */
   private readonly acks = new OrderedAcks();
@@ -47,7 +49,8 @@ export class Bridge {
   private eventsFor?: (publisher: Publisher) => EventSink;
 
   constructor(private readonly options: BridgeOptions) {
-    this.queue = new KeyedQueue(options.concurrency ?? 64);
+    this.concurrency = options.concurrency ?? 64;
+    this.queue = new KeyedQueue(this.concurrency);
     this.client = mqtt.connect(options.url, {
       clientId: options.clientId,
       clean: false,
@@ -84,6 +87,7 @@ export class Bridge {
     // `_sendPacket` is MQTT.js's (private) single exit for outgoing packets, stable across v5.
     const internals = client as unknown as { _sendPacket: SendPacket };
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
+      if (this.heldAcks + this.unacked.size >= this.concurrency) this.behindAt = Date.now();
       const run = this.closing ? new Promise<void>(() => undefined) : this.dispatch(packet.topic, packet.payload as Buffer);
       // A run rejects only when its handler failed while the bridge is closing: the message stays
       // unacknowledged (the broker delivers it again) and must not crash the stopping process.
@@ -134,11 +138,12 @@ export class Bridge {
   }
 
   /**
-   * More messages are unacknowledged than handlers run at once: the broker's window towards the
-   * bridge is filling up, and further messages (devices' answers among them) wait behind it.
+   * When a message last arrived while as many were unacknowledged as handlers run at once (epoch
+   * ms; 0 if never): the broker's window towards the bridge was filling up, and further messages,
+   * devices' answers among them, waited behind it.
    */
-  get backlogged(): boolean {
-    return this.heldAcks + this.unacked.size >= (this.options.concurrency ?? 64);
+  get lastBehindAt(): number {
+    return this.behindAt;
   }
 
   /** Problems that make the server degraded right now (empty when all is well). */

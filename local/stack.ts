@@ -98,7 +98,10 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     const eventsOver = (publisher: Publisher) => fanOutEventSink(mqttEventSink(publisher), bus);
     // The API and the bridge share this process: answers reach waiting commands directly.
     const rendezvous = new MemoryRendezvous();
-    const discoveries = new MemoryDiscoveries();
+    // A device's answers to its registration reads can wait in the broker behind the messages
+    // the bridge has not taken yet (a burst of thousands of registers): that lateness is ours,
+    // so registrations do not time out until the bridge has caught up, plus the usual timeout.
+    const discoveries = new MemoryDiscoveries(() => bridge.lastBehindAt + config.requestTimeoutMs);
     const deps: Deps = {
       store: new RegistryStore(doc, tableName, shards, cacheDevices ? new DeviceCache() : undefined),
       publisher: bridge.publisher,
@@ -142,10 +145,6 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     };
     let busy = false;
     const timer = setInterval(() => {
-      // A device's answers to its registration reads can wait in the broker behind the messages
-      // the bridge has not taken yet (a burst of thousands of registers): their clock starts
-      // again until the bridge has caught up, rather than failing registrations on our delay.
-      if (bridge.backlogged) discoveries.postpone(deps.clock.now() + config.requestTimeoutMs);
       if (busy) return;
       busy = true;
       void reap()

@@ -30,11 +30,22 @@ const copy = (d: Discovery): Discovery => ({ ...d, answers: { ...d.answers } });
 export class MemoryDiscoveries implements DiscoveryStore {
   private readonly running = new Map<string, Discovery>();
 
+  /**
+   * @param graceUntilMs no running discovery times out before this moment (epoch ms): the local
+   * stack holds them while its bridge is behind, as their answers may be waiting behind it.
+   */
+  constructor(private readonly graceUntilMs: () => number = () => 0) {}
+
+  /** The second after which `d` has timed out. */
+  private deadline(d: Discovery): number {
+    return Math.max(d.expiresAt, Math.ceil(this.graceUntilMs() / 1000));
+  }
+
   async putDiscovery(d: Discovery, nowMs: number): Promise<{ replaced?: Discovery } | 'running'> {
     const current = this.running.get(d.clientId);
     if (
       current &&
-      current.expiresAt >= toSeconds(nowMs) &&
+      this.deadline(current) >= toSeconds(nowMs) &&
       current.clientTransId === d.clientTransId &&
       current.purpose === d.purpose
     ) {
@@ -46,7 +57,7 @@ export class MemoryDiscoveries implements DiscoveryStore {
 
   async getDiscovery(clientId: string, nowMs: number): Promise<Discovery | null> {
     const d = this.running.get(clientId);
-    return d && d.expiresAt >= toSeconds(nowMs) ? copy(d) : null;
+    return d && this.deadline(d) >= toSeconds(nowMs) ? copy(d) : null;
   }
 
   async recordDiscoveryAnswer(
@@ -57,7 +68,7 @@ export class MemoryDiscoveries implements DiscoveryStore {
   ): Promise<Discovery | null> {
     const d = this.running.get(clientId);
     const t = String(transId);
-    if (!d || !(t in d.reads) || t in d.answers || d.expiresAt < toSeconds(nowMs)) return null;
+    if (!d || !(t in d.reads) || t in d.answers || this.deadline(d) < toSeconds(nowMs)) return null;
     d.answers[t] = answer;
     d.remaining -= 1;
     return copy(d);
@@ -72,13 +83,7 @@ export class MemoryDiscoveries implements DiscoveryStore {
 
   async overdueDiscoveries(nowMs: number): Promise<Array<{ clientId: string; regId: string }>> {
     const now = toSeconds(nowMs);
-    return [...this.running.values()].filter((d) => d.expiresAt < now).map((d) => ({ clientId: d.clientId, regId: d.regId }));
-  }
-
-  /** Moves every running discovery's deadline to `untilMs` at the earliest; never earlier. */
-  postpone(untilMs: number): void {
-    const until = Math.ceil(untilMs / 1000);
-    for (const d of this.running.values()) d.expiresAt = Math.max(d.expiresAt, until);
+    return [...this.running.values()].filter((d) => this.deadline(d) < now).map((d) => ({ clientId: d.clientId, regId: d.regId }));
   }
 
   get size(): number {

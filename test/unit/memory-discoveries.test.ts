@@ -19,26 +19,27 @@ function discovery(clientId: string, expiresAtMs: number): Discovery {
   };
 }
 
-test('postpone moves running deadlines later: an answer after the first deadline still counts', async () => {
-  const store = new MemoryDiscoveries();
+test('a grace moment later than the deadline holds the discovery: a late answer still counts', async () => {
+  let grace = 0;
+  const store = new MemoryDiscoveries(() => grace);
   await store.putDiscovery(discovery('a', T0 + 10_000), T0);
-  store.postpone(T0 + 25_000);
+  grace = T0 + 25_000;
   const late = T0 + 20_000;
   expect(await store.overdueDiscoveries(late)).toEqual([]);
+  expect(await store.getDiscovery('a', late)).not.toBeNull();
   const answered = await store.recordDiscoveryAnswer('a', 100, { status: 205, data: { 0: {} } }, late);
   expect(answered?.remaining).toBe(0);
   expect(await store.overdueDiscoveries(T0 + 26_000)).toEqual([{ clientId: 'a', regId: 'reg-a' }]);
 });
 
-test('postpone never brings a deadline earlier', async () => {
-  const store = new MemoryDiscoveries();
+test('a grace moment earlier than the deadline changes nothing', async () => {
+  const store = new MemoryDiscoveries(() => T0 + 5_000);
   await store.putDiscovery(discovery('b', T0 + 30_000), T0);
-  store.postpone(T0 + 5_000);
   expect(await store.overdueDiscoveries(T0 + 20_000)).toEqual([]);
-  expect((await store.getDiscovery('b', T0 + 29_000))?.expiresAt).toBe(Math.ceil((T0 + 30_000) / 1000));
+  expect(await store.overdueDiscoveries(T0 + 32_000)).toEqual([{ clientId: 'b', regId: 'reg-b' }]);
 });
 
-test('without postpone, an answer after the deadline is refused and the discovery is overdue', async () => {
+test('without a grace, an answer after the deadline is refused and the discovery is overdue', async () => {
   const store = new MemoryDiscoveries();
   await store.putDiscovery(discovery('c', T0 + 10_000), T0);
   const late = T0 + 12_000;
