@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { makeDevice, type BenchDevice, type ClientKind } from './devices';
 import { startCeiling } from './ceiling-server';
 import { startOurs, startReference, type ServerUnderTest } from './servers';
-import { Progress, round, rssMiB, summarize } from './stats';
+import { median, Progress, round, rssMiB, summarize } from './stats';
 
 const { values } = parseArgs({
   options: {
@@ -324,12 +324,6 @@ function registrationsOf(reg: Registrations) {
 function registrationCell(r: Pick<Result, 'registrationsPerSecond' | 'registrationRounds' | 'registrationFailures'>): string {
   const spread = r.registrationRounds.length > 1 ? `${Math.min(...r.registrationRounds)}-${Math.max(...r.registrationRounds)}, ` : '';
   return `${r.registrationsPerSecond} (${spread}${r.registrationFailures} failed)`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1] + sorted[mid]) / 2);
 }
 
 main().then(

@@ -6,6 +6,7 @@
  * ran back to back), tell whether one server is faster and by how much.
  */
 import { readFileSync } from 'node:fs';
+import { mean, sd } from './stats';
 
 interface Output {
   results: Array<{ server: string; registrationsPerSecond: number; registrationRounds: number[] }>;
@@ -17,8 +18,6 @@ if (files.length === 0) {
   console.error('usage: tsx bench/pool.ts RUN.json...');
   process.exit(2);
 }
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) => Math.sqrt(v.reduce((a, x) => a + (x - mean(v)) ** 2, 0) / Math.max(1, v.length - 1));
 const fmt = (n: number) => n.toFixed(2);
 
 const byServer = new Map<string, number[]>();

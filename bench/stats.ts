@@ -10,6 +10,18 @@ export function summarize(latencies: number[]): { p50: number; p99: number } {
 
 export const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+export const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** The sample standard deviation. */
+export const sd = (values: number[]): number =>
+  Math.sqrt(values.reduce((a, x) => a + (x - mean(values)) ** 2, 0) / Math.max(1, values.length - 1));
+
 /** Resident memory in MiB of a process and its children (our embedded store), from /proc (Linux). */
 export function rssMiB(pid: number): number {
   try {

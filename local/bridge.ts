@@ -37,8 +37,6 @@ export class Bridge {
   private readonly concurrency: number;
   /** messageId -> the handler run its PUBACK waits for */
   private readonly unacked = new Map<number, Promise<void>>();
-  /** Messages received whose PUBACK has not gone out yet: the broker counts them in flight. */
-  private heldAcks = 0;
   private behindAt = 0;
   private readonly retrying = new Set<string>();
   /** A device's PUBACKs go out in its messages' order. */
@@ -87,7 +85,8 @@ export class Bridge {
     // `_sendPacket` is MQTT.js's (private) single exit for outgoing packets, stable across v5.
     const internals = client as unknown as { _sendPacket: SendPacket };
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
-      if (this.heldAcks + this.unacked.size >= this.concurrency) this.behindAt = Date.now();
+      // Messages not yet acknowledged count against the broker's window towards the bridge.
+      if (this.acks.size >= this.concurrency) this.behindAt = Date.now();
       const run = this.closing ? new Promise<void>(() => undefined) : this.dispatch(packet.topic, packet.payload as Buffer);
       // A run rejects only when its handler failed while the bridge is closing: the message stays
       // unacknowledged (the broker delivers it again) and must not crash the stopping process.
@@ -102,15 +101,12 @@ export class Bridge {
       if (!run) return send(packet, cb, cbStorePut);
       this.unacked.delete(messageId!);
       cb?.();
-      this.heldAcks++;
-      void run
-        .then(
-          () => {
-            if (client.connected) send(packet);
-          },
-          () => undefined, // failed while closing: no PUBACK
-        )
-        .finally(() => this.heldAcks--);
+      void run.then(
+        () => {
+          if (client.connected) send(packet);
+        },
+        () => undefined, // failed while closing: no PUBACK
+      );
     };
   }
 
