@@ -1,9 +1,10 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { emitEvent, respond, type Deps } from '../shared/deps';
-import { DeviceNotRegistered, sendCommand, type CommandName, type CommandRendezvous } from '../shared/ops/commands';
-import { TableRendezvous } from '../shared/ops/rendezvous';
+import type { Deps } from '../shared/deps';
+import { DeviceNotRegistered, sendCommand } from '../shared/ops/commands';
+import { emitEvent, respond } from '../shared/ops/outbound';
+import type { CommandName } from '../shared/protocol/cmd-ids';
 import { parsePath, type Target } from '../shared/protocol/paths';
 import { firstProblem, LIMITS } from '../shared/protocol/payload';
 import { describeIssue } from '../shared/protocol/schemas';
@@ -11,14 +12,13 @@ import { Status } from '../shared/protocol/status';
 import { ANNOUNCE_TOPIC, isValidClientId } from '../shared/protocol/topics';
 import type { LwmqnEvent } from '../shared/ports';
 import { toRecord } from '../shared/store/model';
+import { numberProblem } from '../shared/store/storable';
 
 /**
- * The HTTP management API (DESIGN.md), the same hono app locally and behind API Gateway.
- * JSON in, JSON out; every answer that is not 2xx carries `{error}` with a reason.
+ * The HTTP management API (README.md, "Manage your fleet"), the same hono app locally and
+ * behind API Gateway. JSON in, JSON out; every answer that is not 2xx carries `{error}` with a reason.
  */
 export interface ApiOptions {
-  /** How a command waits for its answer; by default through the table (any runtime). */
-  rendezvous?: CommandRendezvous;
   /** The live event stream behind `GET /events`, where the runtime has one. */
   events?: { subscribe(listener: (event: LwmqnEvent) => void): () => void };
   /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
@@ -65,7 +65,6 @@ class BadRequest extends Error {}
 
 export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
   const app = new Hono();
-  const rendezvous = options.rendezvous ?? new TableRendezvous(deps.store, deps.clock);
 
   app.onError((err, c) => {
     if (err instanceof BadRequest) return c.json({ error: err.message }, 400);
@@ -94,21 +93,21 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
     return problems.length === 0 ? c.json(body) : c.json({ ...body, status: 'degraded', problems }, 503);
   });
 
-  app.get('/devices', async (c) => c.json(await deps.store.listDevices(deps.clock.now())));
+  app.get('/devices', async (c) => c.json(await deps.devices.list(deps.clock.now())));
 
   app.get('/devices/:id', async (c) => {
-    const device = await deps.store.getDevice(clientIdOf(c), deps.clock.now());
+    const device = await deps.devices.get(clientIdOf(c), deps.clock.now());
     return device ? c.json(toRecord(device)) : notRegistered(c);
   });
 
   app.get('/devices/:id/objects', async (c) => {
-    const device = await deps.store.getDevice(clientIdOf(c), deps.clock.now());
+    const device = await deps.devices.get(clientIdOf(c), deps.clock.now());
     return device ? c.json(device.objects ?? {}) : notRegistered(c);
   });
 
   app.delete('/devices/:id', async (c) => {
     const id = clientIdOf(c);
-    const removed = await deps.store.deleteDevice(id, deps.clock.now());
+    const removed = await deps.devices.remove(id, deps.clock.now());
     if (!removed) return notRegistered(c);
     await Promise.all([
       respond(deps, 'deregister', id, 0, Status.Deleted),
@@ -126,7 +125,7 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
     const body = parseBody(spec.body, await readJson(c, spec.cmd === 'ping')) as Record<string, unknown> | undefined;
     const target = spec.needs === 'none' ? null : targetOf(body?.path, spec.needs);
     const data = commandData(spec.cmd, body);
-    const answer = await sendCommand(deps, rendezvous, id, spec.cmd, target, data);
+    const answer = await sendCommand(deps, id, spec.cmd, target, data);
     if (answer.status === Status.Timeout) return c.json({ status: Status.Timeout, error: 'the device did not answer in time' }, 504);
     return c.json({ status: answer.status, data: answer.data ?? null });
   });
@@ -140,7 +139,7 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
 
   app.post('/permit-join', async (c) => {
     const { seconds } = parseBody(z.object({ seconds: z.number().int().min(0).max(MAX_PERMIT_SECONDS) }), await readJson(c));
-    await deps.store.setJoinUntilMs(deps.clock.now() + seconds * 1000);
+    await deps.settings.setJoinUntilMs(deps.clock.now() + seconds * 1000);
     return c.json({ joinTimeLeft: seconds });
   });
 
@@ -208,16 +207,13 @@ async function readJson(c: Context, optional = false): Promise<unknown> {
 }
 
 /**
- * What a device or the store could not take: a number DynamoDB cannot hold (JSON.parse makes
- * 1e999 Infinity; DynamoDB keeps magnitudes 1e-130..1e126), or nesting deeper than the channel
- * handlers accept (the device's answer echoing it would be refused).
+ * What a device or the store could not take: a number the store cannot hold (JSON.parse makes
+ * 1e999 Infinity; shared/store/storable.ts), or nesting deeper than the channel handlers accept
+ * (the device's answer echoing it would be refused).
  */
 function checkBody(root: unknown): string | undefined {
   return firstProblem(root, (node, depth) => {
-    if (typeof node === 'number') {
-      const abs = Math.abs(node);
-      return !Number.isFinite(node) || (abs !== 0 && (abs < 1e-130 || abs >= 1e126)) ? `number ${node} out of range` : undefined;
-    }
+    if (typeof node === 'number') return numberProblem(node);
     if (node !== null && typeof node === 'object' && depth > LIMITS.maxDepth) {
       return `body nested deeper than ${LIMITS.maxDepth} levels`;
     }
@@ -263,7 +259,7 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 async function joinTimeLeft(deps: Deps): Promise<number> {
-  const left = (await deps.store.getJoinUntilMs()) - deps.clock.now();
+  const left = (await deps.settings.getJoinUntilMs()) - deps.clock.now();
   return left > 0 ? Math.ceil(left / 1000) : 0;
 }
 
@@ -275,7 +271,7 @@ export async function handler(event: unknown, context: unknown): Promise<unknown
   if (!lambdaHandler) {
     const { handle } = await import('hono/aws-lambda');
     const { depsFromEnv } = await import('./lambda/runtime');
-    lambdaHandler = handle(createApi(depsFromEnv(), { token: process.env.LWMQN_API_TOKEN })) as unknown as LambdaHandler;
+    lambdaHandler = handle(createApi(await depsFromEnv(), { token: process.env.LWMQN_API_TOKEN })) as unknown as LambdaHandler;
   }
   return lambdaHandler(event, context);
 }

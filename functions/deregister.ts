@@ -1,5 +1,6 @@
-import { emitEvent, respond, type ChannelMessage, type Deps } from '../shared/deps';
+import type { ChannelMessage, Deps } from '../shared/deps';
 import { receive } from '../shared/ops/inbound';
+import { emitEvent, respond } from '../shared/ops/outbound';
 import { transIdOnlySchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { channelEntry } from './lambda/runtime';
@@ -9,7 +10,7 @@ export async function deregister(message: ChannelMessage, deps: Deps): Promise<v
   const inbound = await receive('deregister', transIdOnlySchema, message, deps);
   if (!inbound) return;
   const { clientId, body } = inbound;
-  const removed = await deps.store.deleteDevice(clientId, deps.clock.now());
+  const removed = await deps.devices.remove(clientId, deps.clock.now());
   if (!removed) return respond(deps, 'deregister', clientId, body.transId, Status.NotFound);
   await Promise.all([
     respond(deps, 'deregister', clientId, body.transId, Status.Deleted),

@@ -1,11 +1,13 @@
-import { emitEvent, respond, type ChannelMessage, type Deps } from '../shared/deps';
+import type { ChannelMessage, Deps } from '../shared/deps';
 import { wakeIfOffline } from '../shared/ops/activity';
 import { receive } from '../shared/ops/inbound';
+import { emitEvent, respond } from '../shared/ops/outbound';
 import { changedResources, normalizeInstance } from '../shared/ops/tree';
 import { normalizeIid, normalizeOid, normalizeRid, wireId } from '../shared/protocol/ids';
 import { notifySchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
-import { RejectedValueError } from '../shared/store/registry';
+import { storeNotification } from '../shared/store/device-writes';
+import { RejectedValueError } from '../shared/store/storable';
 import { channelEntry } from './lambda/runtime';
 
 /**
@@ -24,7 +26,7 @@ export async function notify(message: ChannelMessage, deps: Deps): Promise<void>
 
   let before;
   try {
-    before = await deps.store.setResources(clientId, oid, iid, values, deps.clock.now());
+    before = await deps.devices.apply(clientId, storeNotification(oid, iid, values, deps.clock.now()));
   } catch (err) {
     if (err instanceof RejectedValueError) return answer(Status.BadRequest);
     throw err;

@@ -1,8 +1,10 @@
-import { respond, type ChannelMessage, type Deps } from '../shared/deps';
+import type { ChannelMessage, Deps } from '../shared/deps';
 import { wakeIfOffline } from '../shared/ops/activity';
 import { receive } from '../shared/ops/inbound';
+import { respond } from '../shared/ops/outbound';
 import { transIdOnlySchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
+import { renew } from '../shared/store/device-writes';
 import { channelEntry } from './lambda/runtime';
 
 /**
@@ -13,7 +15,7 @@ export async function ping(message: ChannelMessage, deps: Deps): Promise<void> {
   const inbound = await receive('ping', transIdOnlySchema, message, deps);
   if (!inbound) return;
   const { clientId, body } = inbound;
-  const before = await deps.store.updateDevice(clientId, {}, deps.clock.now());
+  const before = await deps.devices.apply(clientId, renew(deps.clock.now()));
   await Promise.all([
     respond(deps, 'ping', clientId, body.transId, before ? Status.OK : Status.NotFound),
     wakeIfOffline(deps, clientId, before),

@@ -1,7 +1,9 @@
-import { emitEvent, respond, type ChannelMessage, type Deps } from '../shared/deps';
+import type { ChannelMessage, Deps } from '../shared/deps';
 import { receive } from '../shared/ops/inbound';
+import { emitEvent, respond } from '../shared/ops/outbound';
 import { scheduleSchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
+import { changeDevice } from '../shared/store/device-writes';
 import { channelEntry } from './lambda/runtime';
 
 /**
@@ -14,8 +16,8 @@ export async function schedule(message: ChannelMessage, deps: Deps): Promise<voi
   const { clientId, body } = inbound;
   const now = deps.clock.now();
   const status = body.sleep ? 'sleep' : 'online';
-  const wakeBy = body.sleep && body.duration !== undefined ? Math.ceil((now + body.duration * 1000) / 1000) : null;
-  const before = await deps.store.updateDevice(clientId, { status }, now, { wakeBy });
+  const wake = body.sleep && body.duration !== undefined ? { wakeBy: Math.ceil((now + body.duration * 1000) / 1000) } : 'clear';
+  const before = await deps.devices.apply(clientId, changeDevice({ status }, now, wake));
   if (!before) return respond(deps, 'schedule', clientId, body.transId, Status.NotFound);
   await Promise.all([
     respond(deps, 'schedule', clientId, body.transId, Status.OK),

@@ -20,20 +20,17 @@ import {
   custom_resources as cr,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { CLIENT_CHANNELS, type ClientChannel } from '../shared/protocol/topics';
-import { tableDefinition } from '../shared/store/table';
+import { CLIENT_CHANNELS, RESPONDING_CHANNELS, type ClientChannel } from '../shared/protocol/topics';
+import { tableDefinition } from '../shared/store/table/definition';
 import { bundledCode } from './bundle';
 import type { LwmqnSettings } from './settings';
 
-/** Channels that get an answer on `<channel>/response/<clientId>` (PROTOCOL.md section 1). */
-export const RESPONDING_CHANNELS = ['register', 'deregister', 'update', 'ping', 'notify', 'schedule'] as const;
-
-/** What a topic rule hands a channel's function: exactly the DESIGN.md message. */
+/** What a topic rule hands a channel's function: exactly the handler input of docs/PROTOCOL.md. */
 export const ruleSql = (channel: ClientChannel): string =>
   `SELECT encode(*, 'base64') AS payload, topic() AS topic, clientid() AS mqttClientId, timestamp() AS receivedAt FROM '${channel}/+'`;
 
 /**
- * The only item operations the registry store issues (shared/store/registry.ts). No scan, no
+ * The only item operations the registry store issues (shared/store/table/). No scan, no
  * table management: the table exists before any function runs.
  */
 export const TABLE_ACTIONS = [

@@ -1,8 +1,7 @@
 import { fork } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
-import { tableDefinition } from '../shared/store/table';
+import { tableDefinition } from '../shared/store/table/definition';
 import dynalite from 'dynalite';
 
 /** The embedded store of `npm start` when DYNAMODB_ENDPOINT is unset. */
@@ -11,14 +10,9 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** dynalite persisted under `dataDir` (LevelDB files), or in memory when dataDir is null. */
-export async function startEmbeddedStore(dataDir: string | null, port = 0): Promise<Running> {
-  let path: string | undefined;
-  if (dataDir) {
-    path = join(dataDir, 'dynamodb');
-    mkdirSync(path, { recursive: true });
-  }
-  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as unknown as Server;
+/** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreProcess`). */
+export async function startMemoryStore(port = 0): Promise<Running> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as unknown as Server;
   await listen(server, '127.0.0.1', port);
   const { port: bound } = server.address() as AddressInfo;
   return {

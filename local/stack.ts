@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -9,15 +8,17 @@ import { configFromEnv, positiveInt } from '../shared/config';
 import type { Deps } from '../shared/deps';
 import { fanOutEventSink, mqttEventSink } from '../shared/events';
 import { systemClock, type Logger, type Publisher } from '../shared/ports';
-import { MemoryDiscoveries } from '../shared/ops/discoveries';
-import { MemoryRendezvous } from '../shared/ops/rendezvous';
-import { DeviceCache } from '../shared/store/device-cache';
-import { createDocumentClient, RegistryStore } from '../shared/store/registry';
-import { indexShards, LEGACY_SHARDS } from '../shared/store/layout';
-import { ensureTable } from '../shared/store/table';
+import { CachedDeviceStore } from '../shared/store/cached-devices';
+import { createDocumentClient, createDynamoClient, fixedShards, type Table } from '../shared/store/table/client';
+import { TableDeviceStore } from '../shared/store/table/devices';
+import { ensureTable } from '../shared/store/table/definition';
+import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
+import { TableSettingsStore } from '../shared/store/table/settings';
 import { Bridge } from './bridge';
 import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
+import { MemoryPendingCommands } from './memory-commands';
+import { MemoryRegistrationStore } from './memory-registrations';
 
 /** Everything `npm start` runs on one machine: broker, store, bridge, HTTP API, reaper. */
 export interface Stack {
@@ -59,11 +60,8 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       logger.info({ url: mqttUrl }, 'embedded MQTT broker (aedes) started');
     }
 
-    const dynamo = new DynamoDBClient({
+    const dynamo = createDynamoClient({
       endpoint: dynamoEndpoint,
-      // A store that stops answering must fail the call (and get it retried), not hang it.
-      // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes.
-      requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
       region: env.AWS_REGION ?? 'local',
       credentials: {
         accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',
@@ -96,31 +94,30 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     // Events go out on MQTT through a publisher and to the local SSE stream; the bridge builds
     // the same sink over each handler's own publisher.
     const eventsOver = (publisher: Publisher) => fanOutEventSink(mqttEventSink(publisher), bus);
-    // The API and the bridge share this process: answers reach waiting commands directly.
-    const rendezvous = new MemoryRendezvous();
-    // A device's answers to its registration reads can wait in the broker behind the messages
-    // the bridge has not taken yet (a burst of thousands of registers): that lateness is ours,
-    // so registrations do not time out until the bridge has caught up, plus the usual timeout.
-    const discoveries = new MemoryDiscoveries(() => bridge.lastBehindAt + config.requestTimeoutMs);
+    const table: Table = { doc, name: tableName, shards: fixedShards(shards) };
+    const devices = cacheDevices ? new CachedDeviceStore(new TableDeviceStore(table)) : new TableDeviceStore(table);
     const deps: Deps = {
-      store: new RegistryStore(doc, tableName, shards, cacheDevices ? new DeviceCache() : undefined),
+      devices,
+      // The bridge that publishes a registration's reads receives their answers too. Those can
+      // wait in the broker behind the messages the bridge has not taken yet (a burst of
+      // thousands of registers): that lateness is ours, so registrations do not time out until
+      // the bridge has caught up, plus the usual timeout.
+      registrations: new MemoryRegistrationStore(() => bridge.lastBehindAt + config.requestTimeoutMs),
+      // The API and the bridge share this process: answers reach waiting commands directly.
+      commands: new MemoryPendingCommands(),
+      settings: new TableSettingsStore(table),
       publisher: bridge.publisher,
       events: eventsOver(bridge.publisher),
       clock: systemClock,
       log: logger,
       config,
-      waiters: rendezvous,
-      // The bridge that publishes a registration's reads receives their answers too.
-      discoveries,
     };
     // Before any message: with the cache, a first registration then needs no store read.
-    const known = await deps.store.loadDeviceDirectory();
-    if (cacheDevices) logger.info({ devices: known }, 'device directory loaded');
+    if (devices instanceof CachedDeviceStore) logger.info({ devices: await devices.loadDirectory() }, 'device directory loaded');
     await bridge.start(deps, eventsOver);
 
     const http = serve({
       fetch: createApi(deps, {
-        rendezvous,
         events: bus,
         token: env.LWMQN_API_TOKEN || undefined,
         problems: () => bridge.problems(),

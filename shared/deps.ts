@@ -1,43 +1,34 @@
 import type { ServerConfig } from './config';
-import type { Clock, EventSink, EventType, Logger, Publisher } from './ports';
-import type { RegistryStore } from './store/registry';
-import type { CommandWaiters } from './ops/commands';
-import type { DiscoveryStore } from './ops/discoveries';
-import { responseTopic, type RespondingChannel } from './protocol/topics';
+import type { Clock, EventSink, Logger, Publisher } from './ports';
+import type { PendingCommands } from './store/commands';
+import type { DeviceStore } from './store/devices';
+import type { RegistrationStore } from './store/registrations';
+import type { SettingsStore } from './store/settings';
 
-/** Everything a handler needs, built by the runtime (bridge or Lambda) and passed in. */
+/**
+ * Everything a handler needs, every field required: each runtime's composition root builds all
+ * of them (functions/lambda/runtime.ts, local/stack.ts), and what differs between the runtimes
+ * differs only in which implementation a port gets.
+ */
 export interface Deps {
-  store: RegistryStore;
+  devices: DeviceStore;
+  /** Registrations waiting for their object reads: the table in the cloud, memory locally. */
+  registrations: RegistrationStore;
+  /** Device commands waiting for their answer: the table in the cloud, memory locally. */
+  commands: PendingCommands;
+  settings: SettingsStore;
   publisher: Publisher;
   events: EventSink;
   clock: Clock;
   log: Logger;
   config: ServerConfig;
-  /** In-process rendezvous for device commands, when the API shares the process (local stack). */
-  waiters?: CommandWaiters;
-  /** Registrations in progress, when not in the table (the local stack keeps them in memory). */
-  discoveries?: DiscoveryStore;
 }
 
-/** The message a channel handler receives from either runtime (DESIGN.md). */
+/** The message a channel handler receives from either runtime (docs/PROTOCOL.md, "Handler input"). */
 export interface ChannelMessage {
   topic: string;
   /** base64 of the raw payload bytes */
   payload: string;
   mqttClientId?: string;
   receivedAt: number;
-}
-
-export function respond(
-  deps: Deps,
-  channel: RespondingChannel,
-  clientId: string,
-  transId: number,
-  status: number,
-): Promise<void> {
-  return deps.publisher.publish(responseTopic(channel, clientId), JSON.stringify({ transId, status }));
-}
-
-export function emitEvent(deps: Deps, type: EventType, clientId: string, data: unknown): Promise<void> {
-  return deps.events.emit({ type, clientId, data, timestamp: deps.clock.now() });
 }

@@ -1,29 +1,59 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import pino from 'pino';
 import { configFromEnv, positiveInt } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
 import { mqttEventSink } from '../../shared/events';
 import { systemClock, type Publisher } from '../../shared/ports';
-import { createDocumentClient, RegistryStore } from '../../shared/store/registry';
+import { createDocumentClient, createDynamoClient, type Table } from '../../shared/store/table/client';
+import { TablePendingCommands } from '../../shared/store/table/commands';
+import { TableDeviceStore } from '../../shared/store/table/devices';
+import { LEGACY_SHARDS, recordedIndexShards } from '../../shared/store/table/layout';
+import { TableRegistrationStore } from '../../shared/store/table/registrations';
+import { TableSettingsStore } from '../../shared/store/table/settings';
 
 /**
- * Lambda glue: builds the ports from the environment once per container. The topic rule
- * delivers exactly the DESIGN.md message, so an entry only hands it to its handler.
+ * The cloud runtime's composition root: builds every port from the environment, once per
+ * container. Everything that waits for a device answer lives in the table here, because the
+ * answer arrives in another invocation.
  */
-let cached: Deps | undefined;
-let publisherOverride: Publisher | undefined;
 
-/**
- * Test seam: the entries publish through `publisher` instead of the IoT data plane (undefined
- * restores it). Drops the cached deps, so the environment is read again on the next message.
- */
-export function setPublisherForTests(publisher: Publisher | undefined): void {
-  publisherOverride = publisher;
-  cached = undefined;
+/** The settings the deps are built from: another value (a test changing them) builds them anew. */
+const SETTINGS = [
+  'TABLE_NAME',
+  'DYNAMODB_ENDPOINT',
+  'IOT_DATA_ENDPOINT',
+  'AWS_REGION',
+  'LWMQN_INDEX_SHARDS',
+  'LWMQN_REQUEST_TIMEOUT_MS',
+  'LWMQN_JOIN',
+  'LWMQN_DEFAULT_LIFETIME',
+  'LOG_LEVEL',
+];
+
+let built: { key: string; deps: Promise<Deps> } | undefined;
+
+export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Deps> {
+  const key = JSON.stringify(SETTINGS.map((name) => env[name]));
+  if (built?.key !== key) {
+    const deps = buildDeps(env);
+    built = { key, deps };
+    // A failed build (the store unreachable) is not kept: the next invocation tries again.
+    deps.catch(() => {
+      if (built?.deps === deps) built = undefined;
+    });
+  }
+  return built.deps;
 }
 
-export function iotPublisher(client: IoTDataPlaneClient): Publisher {
+/**
+ * `IOT_DATA_ENDPOINT` is the account's data endpoint host (https), or a full URL: the cloud
+ * emulation and the entry tests run a local stand-in for the data plane.
+ */
+export function iotPublisher(env: NodeJS.ProcessEnv): Publisher {
+  const endpoint = env.IOT_DATA_ENDPOINT;
+  const client = new IoTDataPlaneClient(
+    endpoint ? { endpoint: /^https?:\/\//.test(endpoint) ? endpoint : `https://${endpoint}` } : {},
+  );
   return {
     publish: async (topic, payload) => {
       await client.send(new PublishCommand({ topic, qos: 1, payload: Buffer.from(payload) }));
@@ -31,29 +61,47 @@ export function iotPublisher(client: IoTDataPlaneClient): Publisher {
   };
 }
 
-export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Deps {
-  if (cached) return cached;
-  const dynamo = new DynamoDBClient({
-    ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}),
-    // A store that stops answering fails the call (retried) instead of hanging the invocation
-    // until the Lambda timeout: without throwOnRequestTimeout the SDK only logs a warning.
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-  });
-  const publisher =
-    publisherOverride ??
-    iotPublisher(new IoTDataPlaneClient(env.IOT_DATA_ENDPOINT ? { endpoint: `https://${env.IOT_DATA_ENDPOINT}` } : {}));
-  cached = {
-    store: new RegistryStore(createDocumentClient(dynamo), env.TABLE_NAME ?? 'lwmqn', positiveInt(env, 'LWMQN_INDEX_SHARDS', 8)),
+async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
+  const doc = createDocumentClient(createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}));
+  const name = env.TABLE_NAME ?? 'lwmqn';
+  const configured = positiveInt(env, 'LWMQN_INDEX_SHARDS', LEGACY_SHARDS);
+  // The table records how many shards its indexes are spread over (shared/store/table/layout.ts);
+  // a table without the record (made by the CDK stack, before any local start) uses the setting.
+  let shards: Promise<number> | undefined;
+  const table: Table = {
+    doc,
+    name,
+    shards: () => {
+      shards ??= recordedIndexShards(doc, name).then(
+        (recorded) => recorded ?? configured,
+        (err: unknown) => {
+          shards = undefined; // read again by the next call
+          throw err;
+        },
+      );
+      return shards;
+    },
+  };
+  const publisher = iotPublisher(env);
+  return {
+    devices: new TableDeviceStore(table),
+    registrations: new TableRegistrationStore(table),
+    commands: new TablePendingCommands(table, systemClock),
+    settings: new TableSettingsStore(table),
     publisher,
     events: mqttEventSink(publisher),
     clock: systemClock,
     log: pino({ level: env.LOG_LEVEL ?? 'info' }),
     config: configFromEnv(env),
   };
-  return cached;
 }
 
 /** A channel entry for a topic rule's Lambda action. Errors propagate so the invocation is retried. */
 export function channelEntry(handle: (message: ChannelMessage, deps: Deps) => Promise<void>) {
-  return async (event: ChannelMessage): Promise<void> => handle(event, depsFromEnv());
+  return async (event: ChannelMessage): Promise<void> => handle(event, await depsFromEnv());
+}
+
+/** An entry for a schedule (the reaper). */
+export function scheduledEntry<T>(run: (deps: Deps) => Promise<T>) {
+  return async (): Promise<T> => run(await depsFromEnv());
 }

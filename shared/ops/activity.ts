@@ -1,11 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
-import { emitEvent, type Deps } from '../deps';
+import type { Deps } from '../deps';
+import { setStatus } from '../store/device-writes';
 import type { DeviceItem } from '../store/model';
+import { emitEvent } from './outbound';
 
-/** Any message makes an offline device online again (PROTOCOL.md section 6); asleep stays asleep. */
+/** Any message makes an offline device online again (docs/PROTOCOL.md, "Sleep and offline"); asleep stays asleep. */
 export async function wakeIfOffline(deps: Deps, clientId: string, before: DeviceItem | null): Promise<void> {
   if (before?.status !== 'offline') return;
-  const changed = await deps.store.setStatusIf(clientId, 'online', ['offline'], deps.clock.now());
+  const changed = await deps.devices.apply(clientId, setStatus('online', ['offline'], deps.clock.now()));
   if (changed) await emitEvent(deps, 'devStatus', clientId, 'online');
 }
 

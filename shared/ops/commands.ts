@@ -1,40 +1,16 @@
-import { emitEvent, type Deps } from '../deps';
+import type { Deps } from '../deps';
+import { CMD, type CommandName } from '../protocol/cmd-ids';
 import { wireId } from '../protocol/ids';
 import type { Target } from '../protocol/paths';
 import { Status } from '../protocol/status';
 import { requestTopic } from '../protocol/topics';
-import type { DeviceItem, PendingRequest } from '../store/model';
-import { RejectedValueError } from '../store/registry';
+import { storeInstanceValues, storeObject } from '../store/device-writes';
+import type { CommandAnswer, DeviceItem, PendingRequest } from '../store/model';
+import { RejectedValueError } from '../store/storable';
+import { emitEvent } from './outbound';
 import { changedResources, normalizeInstance, normalizeObjectRead } from './tree';
 
-/** Server-initiated commands (PROTOCOL.md section 4). */
-export const CMD = { read: 0, write: 1, discover: 2, writeAttrs: 3, execute: 4, observe: 5, ping: 7 } as const;
-export type CommandName = keyof typeof CMD;
-
-export interface CommandAnswer {
-  status: number;
-  data?: unknown;
-}
-
-/**
- * The settling side of the rendezvous, where the commands' pending state lives in this process
- * (the local stack): the response handler takes the request from here without a store read.
- */
-export interface CommandWaiters {
-  /** The pending request for this answer, taken so it is answered once; undefined if not ours. */
-  take(clientId: string, cmdId: number, transId: number): PendingRequest | undefined;
-  settle(req: PendingRequest, answer: CommandAnswer): void;
-}
-
-/** The waiting side: where a command's pending state is kept and how its answer is awaited. */
-export interface CommandRendezvous {
-  /** Records the pending request under a free transId, before anything is published. */
-  open(deps: Deps, req: Omit<PendingRequest, 'transId'>): Promise<PendingRequest>;
-  /** Resolves with the answer, or null when the timeout passed first. */
-  wait(req: PendingRequest, timeoutMs: number): Promise<CommandAnswer | null>;
-  /** Forgets a request that timed out. */
-  close(deps: Deps, req: PendingRequest): Promise<void>;
-}
+/** Server-initiated commands (docs/PROTOCOL.md, "Server requests"): sent, awaited, their results stored. */
 
 export class DeviceNotRegistered extends Error {
   override name = 'DeviceNotRegistered';
@@ -46,23 +22,22 @@ export class DeviceNotRegistered extends Error {
  */
 export async function sendCommand(
   deps: Deps,
-  rendezvous: CommandRendezvous,
   clientId: string,
   cmd: CommandName,
   target: Target | null,
   data?: unknown,
 ): Promise<CommandAnswer> {
   const now = deps.clock.now();
-  if (!(await deps.store.isRegistered(clientId, now))) throw new DeviceNotRegistered(clientId);
+  if (!(await deps.devices.isRegistered(clientId, now))) throw new DeviceNotRegistered(clientId);
   const cmdId = CMD[cmd];
-  const req = await rendezvous.open(deps, {
+  const req = await deps.commands.open({
     clientId,
     cmdId,
     ...(target ?? {}),
     ...(data !== undefined && cmd === 'write' ? { data } : {}),
     expiresAt: Math.ceil((now + deps.config.requestTimeoutMs) / 1000),
   });
-  const answered = rendezvous.wait(req, deps.config.requestTimeoutMs);
+  const answered = deps.commands.wait(req, deps.config.requestTimeoutMs);
   const wire: Record<string, unknown> = { transId: req.transId, cmdId };
   if (target) {
     wire.oid = wireId(target.oid);
@@ -73,7 +48,7 @@ export async function sendCommand(
   await deps.publisher.publish(requestTopic(clientId), JSON.stringify(wire));
   const answer = await answered;
   if (!answer) {
-    await rendezvous.close(deps, req);
+    await deps.commands.close(req);
     return { status: Status.Timeout };
   }
   return answer;
@@ -96,7 +71,7 @@ export async function onCommandAnswer(
     deps.log.warn({ clientId: req.clientId, reason: err.message }, 'answer not stored');
     return undefined;
   } finally {
-    deps.waiters?.settle(req, answer);
+    deps.commands.settle(req, answer);
   }
 }
 
@@ -113,7 +88,7 @@ async function applyToTree(deps: Deps, req: PendingRequest, answer: CommandAnswe
   if (iid === undefined) {
     const instances = normalizeObjectRead(oid, value);
     if (!instances) return undefined;
-    const before = await deps.store.setObject(clientId, oid, instances, now);
+    const before = await deps.devices.apply(clientId, storeObject(oid, instances, now));
     if (!before) return null;
     for (const [i, resources] of Object.entries(instances)) {
       await emitChange(deps, clientId, { oid, iid: i }, changedResources(before.objects?.[oid]?.[i], resources));
@@ -127,7 +102,7 @@ async function applyToTree(deps: Deps, req: PendingRequest, answer: CommandAnswe
         ? normalizeInstance(oid, value as Record<string, unknown>)
         : null;
   if (!values) return undefined;
-  const before = await deps.store.setResources(clientId, oid, iid, values, now, true);
+  const before = await deps.devices.apply(clientId, storeInstanceValues(oid, iid, values, now));
   if (before) await emitChange(deps, clientId, { oid, iid, rid }, changedResources(before.objects?.[oid]?.[iid], values));
   return before;
 }

@@ -1,16 +1,15 @@
 import type { z } from 'zod';
-import { respond, type ChannelMessage, type Deps } from '../deps';
+import type { ChannelMessage, Deps } from '../deps';
 import { decodeBase64Payload, usableTransId } from '../protocol/payload';
 import { describeIssue } from '../protocol/schemas';
 import { Status } from '../protocol/status';
-import { parseClientTopic, type ClientChannel, type RespondingChannel } from '../protocol/topics';
+import { isRespondingChannel, parseClientTopic, type ClientChannel } from '../protocol/topics';
+import { respond } from './outbound';
 
 export interface Inbound<T> {
   clientId: string;
   body: T;
 }
-
-const RESPONDING: ReadonlySet<ClientChannel> = new Set(['register', 'deregister', 'update', 'ping', 'notify', 'schedule']);
 
 /**
  * The common front of every channel handler: checks the topic, drops spoofed messages (the
@@ -38,9 +37,7 @@ export async function receive<S extends z.ZodType>(
     reason = decoded.reason;
   }
   deps.log.warn({ channel, clientId, reason }, 'rejected message');
-  if (RESPONDING.has(channel)) {
-    await respond(deps, channel as RespondingChannel, clientId, usableTransId(raw), Status.BadRequest);
-  }
+  if (isRespondingChannel(channel)) await respond(deps, channel, clientId, usableTransId(raw), Status.BadRequest);
   return null;
 }
 

@@ -23,4 +23,3 @@ export function parsePath(path: unknown): Target | null {
   };
 }
 
-export const formatPath = (t: Target): string => [t.oid, t.iid, t.rid].filter((p) => p !== undefined).join('/');

@@ -1,4 +1,4 @@
-/** Status codes of PROTOCOL.md sections 2 and 4 (CoAP-style numbers, as LWMQN uses them). */
+/** Status codes (docs/PROTOCOL.md, "Status codes"): CoAP-style numbers, as LWMQN uses them. */
 export const Status = {
   OK: 200,
   Created: 201,
@@ -13,4 +13,3 @@ export const Status = {
   Conflict: 409,
   InternalServerError: 500,
 } as const;
-export type StatusCode = (typeof Status)[keyof typeof Status];

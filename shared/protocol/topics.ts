@@ -1,4 +1,4 @@
-/** LWMQN topics (PROTOCOL.md section 1). */
+/** LWMQN topics (docs/PROTOCOL.md, "Topics"). */
 
 export const CLIENT_CHANNELS = [
   'register',
@@ -13,7 +13,12 @@ export const CLIENT_CHANNELS = [
 export type ClientChannel = (typeof CLIENT_CHANNELS)[number];
 
 /** Channels whose server answer goes to `<channel>/response/<id>`. */
-export type RespondingChannel = Exclude<ClientChannel, 'lwt' | 'response'>;
+export const RESPONDING_CHANNELS = ['register', 'deregister', 'update', 'ping', 'notify', 'schedule'] as const;
+export type RespondingChannel = (typeof RESPONDING_CHANNELS)[number];
+
+export function isRespondingChannel(channel: string): channel is RespondingChannel {
+  return (RESPONDING_CHANNELS as readonly string[]).includes(channel);
+}
 
 export const ANNOUNCE_TOPIC = 'announce';
 export const SERVER_SUBSCRIPTIONS: readonly string[] = CLIENT_CHANNELS.map((c) => `${c}/+`);

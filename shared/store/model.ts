@@ -1,12 +1,13 @@
 import type { ObjList } from '../protocol/objlist';
 
-/** What the registry keeps (DESIGN.md "State"); times are epoch seconds unless named `Ms`. */
-export type DeviceStatus = 'online' | 'sleep' | 'offline';
+/** What the registry keeps (docs/ARCHITECTURE.md, "State"); times are epoch seconds unless named `Ms`. */
+export const DEVICE_STATUSES = ['online', 'sleep', 'offline'] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
 
 /** `{oid: {iid: {rid: value}}}` keyed by numeric ids written as strings. */
 export type ObjectTree = Record<string, Record<string, Record<string, unknown>>>;
 
-/** The public record of DESIGN.md. */
+/** The public record (docs/PROTOCOL.md and the API's `GET /devices/:id`). */
 export interface DeviceRecord {
   clientId: string;
   joinTime: number;
@@ -29,13 +30,13 @@ export interface DeviceItem extends DeviceRecord {
 
 export type DeviceAttrs = Pick<DeviceRecord, 'lifetime' | 'ip' | 'mac' | 'version'>;
 
-export type DiscoveryPurpose = 'register' | 'reregister' | 'update';
+export type RegistrationPurpose = 'register' | 'reregister' | 'update';
 
 /** A registration (or objList update) waiting for the device to answer its object reads. */
-export interface Discovery {
+export interface PendingRegistration {
   clientId: string;
   regId: string;
-  purpose: DiscoveryPurpose;
+  purpose: RegistrationPurpose;
   clientTransId: number;
   attrs: DeviceAttrs;
   /** Attribute names the client actually sent in an update, for `devUpdate`. */
@@ -43,8 +44,8 @@ export interface Discovery {
   objList: ObjList;
   /** transId of each object read -> its oid */
   reads: Record<string, string>;
-  /** transId -> the device's answer as it came (normalised when the discovery completes) */
-  answers: Record<string, { status: number; data?: unknown }>;
+  /** transId -> the device's answer as it came (normalised when the registration completes) */
+  answers: Record<string, CommandAnswer>;
   remaining: number;
   expiresAt: number;
 }
@@ -60,7 +61,13 @@ export interface PendingRequest {
   /** What a write asked for, to store it once the device confirms. */
   data?: unknown;
   expiresAt: number;
-  answer?: { status: number; data?: unknown };
+  answer?: CommandAnswer;
+}
+
+/** A device's answer to a server request: its status and, for some, data. */
+export interface CommandAnswer {
+  status: number;
+  data?: unknown;
 }
 
 export const toSeconds = (ms: number): number => Math.floor(ms / 1000);

@@ -71,7 +71,7 @@ export async function registerDevice(
   }
   deps.publisher.clear();
   deps.events.clear();
-  const device = await deps.store.getDevice(clientId, deps.clock.now());
+  const device = await deps.devices.get(clientId, deps.clock.now());
   if (!device) throw new Error(`${clientId} not stored after 201`);
   return device;
 }

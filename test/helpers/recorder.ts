@@ -2,11 +2,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ServerConfig } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
 import type { Clock, EventSink, LwmqnEvent, Logger, Publisher } from '../../shared/ports';
-import { MemoryDiscoveries } from '../../shared/ops/discoveries';
-import { DeviceCache } from '../../shared/store/device-cache';
-import { createDocumentClient, RegistryStore } from '../../shared/store/registry';
-import { ensureTable } from '../../shared/store/table';
-import { startEmbeddedStore, type Running } from '../../local/embedded-store';
+import { CachedDeviceStore } from '../../shared/store/cached-devices';
+import { createDocumentClient, fixedShards, type Table } from '../../shared/store/table/client';
+import { TablePendingCommands } from '../../shared/store/table/commands';
+import { ensureTable } from '../../shared/store/table/definition';
+import { TableDeviceStore } from '../../shared/store/table/devices';
+import { TableRegistrationStore } from '../../shared/store/table/registrations';
+import { TableSettingsStore } from '../../shared/store/table/settings';
+import { startMemoryStore, type Running } from '../../local/embedded-store';
+import { MemoryPendingCommands } from '../../local/memory-commands';
+import { MemoryRegistrationStore } from '../../local/memory-registrations';
 
 /** Unit-test deps: a real in-memory dynalite table, a recording publisher and event sink, a settable clock. */
 export interface Published {
@@ -54,6 +59,8 @@ export class ManualClock implements Clock {
 export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface TestDeps extends Deps {
+  /** The raw table, for assertions on what is really stored. */
+  table: Table;
   publisher: RecordingPublisher;
   events: RecordingEvents;
   clock: ManualClock;
@@ -69,7 +76,7 @@ let counter = 0;
 
 /** One dynalite per test file; each `makeDeps` call gets its own fresh table in it. */
 export async function startTestStore(): Promise<TestStore> {
-  const server: Running = await startEmbeddedStore(null);
+  const server: Running = await startMemoryStore();
   const client = new DynamoDBClient({
     endpoint: server.url,
     region: 'local',
@@ -92,25 +99,25 @@ export async function makeDeps(
 ): Promise<TestDeps> {
   const tableName = `t${process.pid}_${++counter}`;
   await ensureTable(store.client, tableName);
-  // The "handlers, local wiring" jest project: the device cache and in-memory registrations.
+  // The "handlers, local wiring" jest project: the ports as local/stack.ts builds them.
   const local = process.env.LWMQN_TEST_LOCAL_WIRING === '1';
+  const table: Table = { doc: createDocumentClient(store.client), name: tableName, shards: fixedShards(4) };
+  const clock = new ManualClock();
   return {
-    ...(local ? { discoveries: new MemoryDiscoveries() } : {}),
-    store: new RegistryStore(
-      createDocumentClient(store.client),
-      tableName,
-      4,
-      opts.deviceCache || local ? new DeviceCache() : undefined,
-    ),
+    table,
+    devices: opts.deviceCache || local ? new CachedDeviceStore(new TableDeviceStore(table)) : new TableDeviceStore(table),
+    registrations: local ? new MemoryRegistrationStore() : new TableRegistrationStore(table),
+    commands: local ? new MemoryPendingCommands() : new TablePendingCommands(table, clock),
+    settings: new TableSettingsStore(table),
     publisher: new RecordingPublisher(),
     events: new RecordingEvents(),
-    clock: new ManualClock(),
+    clock,
     log: silentLog,
     config: { requestTimeoutMs: 10_000, join: 'open', defaultLifetime: 86_400, ...config },
   };
 }
 
-/** The DESIGN.md message a topic rule or the bridge would deliver. */
+/** The handler input (docs/PROTOCOL.md) a topic rule or the bridge would deliver. */
 export function message(topic: string, payload: unknown, mqttClientId?: string): ChannelMessage {
   const raw = typeof payload === 'string' ? payload : JSON.stringify(payload);
   return { topic, payload: Buffer.from(raw).toString('base64'), mqttClientId, receivedAt: Date.now() };

@@ -1,5 +1,4 @@
 import { handler as deregister } from '../../functions/deregister';
-import { setPublisherForTests } from '../../functions/lambda/runtime';
 import { handler as lwt } from '../../functions/lwt';
 import { handler as notify } from '../../functions/notify';
 import { handler as ping } from '../../functions/ping';
@@ -8,29 +7,33 @@ import { handler as response } from '../../functions/response';
 import { handler as schedule } from '../../functions/schedule';
 import { handler as update } from '../../functions/update';
 import type { ChannelMessage } from '../../shared/deps';
-import { ensureTable } from '../../shared/store/table';
-import { RecordingPublisher, startTestStore, type TestStore } from '../helpers/recorder';
+import { ensureTable } from '../../shared/store/table/definition';
+import { startIotDataEndpoint, type IotDataEndpoint } from '../helpers/iot-data-endpoint';
+import { startTestStore, type RecordingPublisher, type TestStore } from '../helpers/recorder';
 
 /**
  * The Lambda entries as a topic rule calls them: the event is exactly what
  * `SELECT encode(*, 'base64') AS payload, topic() AS topic, clientid() AS mqttClientId,
  * timestamp() AS receivedAt` builds, the deps come from the environment (TABLE_NAME and
- * DYNAMODB_ENDPOINT at an in-memory dynalite), and only the publisher is swapped for a recorder.
+ * DYNAMODB_ENDPOINT at an in-memory dynalite), and they publish through the real IoT data-plane
+ * client to a local stand-in of its REST endpoint (IOT_DATA_ENDPOINT).
  */
 const ENTRIES = { register, deregister, update, ping, notify, schedule, lwt, response };
 
 let store: TestStore;
+let iot: IotDataEndpoint;
 let published: RecordingPublisher;
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   store = await startTestStore();
+  iot = await startIotDataEndpoint();
   const tableName = `entries_${process.pid}`;
   await ensureTable(store.client, tableName);
   Object.assign(process.env, {
     TABLE_NAME: tableName,
     DYNAMODB_ENDPOINT: store.endpoint,
-    IOT_DATA_ENDPOINT: 'example-ats.iot.us-east-1.amazonaws.com',
+    IOT_DATA_ENDPOINT: iot.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
@@ -41,13 +44,12 @@ beforeAll(async () => {
 });
 
 beforeEach(() => {
-  published = new RecordingPublisher();
-  setPublisherForTests(published);
+  published = iot.reset();
 });
 
 afterAll(async () => {
-  setPublisherForTests(undefined);
   process.env = savedEnv;
+  await iot.close();
   await store.close();
 });
 
@@ -150,8 +152,7 @@ describe('a spoofed event (the publishing MQTT client is not the topic clientId)
   };
 
   beforeAll(async () => {
-    published = new RecordingPublisher();
-    setPublisherForTests(published);
+    published = iot.reset();
     await registerThroughEntries(id);
   });
 
@@ -168,13 +169,11 @@ describe('a spoofed event (the publishing MQTT client is not the topic clientId)
 });
 
 test('a store failure rejects the invocation, so Lambda retries it and then dead-letters it', async () => {
-  process.env.DYNAMODB_ENDPOINT = 'http://127.0.0.1:9';
-  setPublisherForTests(published); // read the environment again
+  process.env.DYNAMODB_ENDPOINT = 'http://127.0.0.1:9'; // the deps are built anew for it
   try {
     await expect(ping(ruleEvent('ping/entry-dev-5', { transId: 1 }))).rejects.toThrow();
     expect(published.published).toEqual([]);
   } finally {
     process.env.DYNAMODB_ENDPOINT = store.endpoint;
-    setPublisherForTests(published);
   }
 });

@@ -7,7 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { DEFAULT_SETTINGS, settingsFromContext, type LwmqnSettings } from '../../infra/settings';
 import { LwmqnStack, ruleSql } from '../../infra/stack';
 import { CLIENT_CHANNELS } from '../../shared/protocol/topics';
-import { tableDefinition } from '../../shared/store/table';
+import { tableDefinition } from '../../shared/store/table/definition';
 
 /**
  * The synthesized template of infra/stack.ts. The first synth bundles the ten functions with

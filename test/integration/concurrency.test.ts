@@ -4,8 +4,10 @@ import { reaper } from '../../functions/reaper';
 import { register } from '../../functions/register';
 import { response } from '../../functions/response';
 import { update } from '../../functions/update';
-import { sendCommand, type CommandAnswer, type CommandRendezvous } from '../../shared/ops/commands';
-import { MemoryRendezvous, TableRendezvous } from '../../shared/ops/rendezvous';
+import { sendCommand } from '../../shared/ops/commands';
+import type { CommandAnswer } from '../../shared/store/model';
+import { TablePendingCommands } from '../../shared/store/table/commands';
+import { MemoryPendingCommands } from '../../local/memory-commands';
 import { registerBody, registerDevice, STORED, TREES } from '../helpers/devices';
 import { eventually } from '../helpers/poll';
 import { makeDeps, ManualClock, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
@@ -32,7 +34,7 @@ const jitter = async (turns: number) => {
 };
 const coin = () => Math.floor(Math.random() * 4);
 
-const stored = async (deps: TestDeps, id: string) => (await deps.store.getDevice(id, deps.clock.now()))?.objects;
+const stored = async (deps: TestDeps, id: string) => (await deps.devices.get(id, deps.clock.now()))?.objects;
 const notifyMsg = (id: string, body: Record<string, unknown>) => message(`notify/${id}`, body);
 
 describe('notifies on one instance', () => {
@@ -81,23 +83,16 @@ describe.each([
   ['cloud (pending reads in the table)', 'table'],
 ] as const)('a notify racing a read result: %s', (_name, kind) => {
   let deps: TestDeps;
-  let rendezvous: CommandRendezvous;
   beforeAll(async () => {
     deps = await makeDeps(store);
-    if (kind === 'memory') {
-      const memory = new MemoryRendezvous();
-      deps.waiters = memory;
-      rendezvous = memory;
-    } else {
-      rendezvous = new TableRendezvous(deps.store, deps.clock, 1, 5);
-    }
+    deps.commands = kind === 'memory' ? new MemoryPendingCommands() : new TablePendingCommands(deps.table, deps.clock, 1, 5);
     await registerDevice(deps, 'cc-read');
   });
 
   /** Publishes a read, lets `race` run against the device's answer, and returns the command's answer. */
   async function readRacing(target: { oid: string; iid: string; rid?: string }, data: unknown, race: () => Promise<void>): Promise<CommandAnswer> {
     deps.publisher.clear();
-    const command = sendCommand(deps, rendezvous, 'cc-read', 'read', target);
+    const command = sendCommand(deps, 'cc-read', 'read', target);
     const req = await eventually(() => {
       const found = deps.publisher.on('request/cc-read');
       expect(found).toHaveLength(1);
@@ -151,8 +146,8 @@ describe('an update (lifetime renewal) racing the reaper at the moment of expiry
       const answers = deps.publisher.on(`update/response/${id}`);
       const leaving = deps.events.events.filter((e) => e.type === 'devLeaving' && e.clientId === id);
       const raw = (
-        await deps.store.doc.send(
-          new GetCommand({ TableName: deps.store.tableName, Key: { pk: `d#${id}`, sk: 'device' }, ConsistentRead: true }),
+        await deps.table.doc.send(
+          new GetCommand({ TableName: deps.table.name, Key: { pk: `d#${id}`, sk: 'device' }, ConsistentRead: true }),
         )
       ).Item;
       if (answers[0]?.status === 204) {
@@ -162,10 +157,10 @@ describe('an update (lifetime renewal) racing the reaper at the moment of expiry
         expect(report.expired).not.toContain(id);
         // The whole record, renewed: the new lifetime counted from the update.
         expect(raw).toMatchObject({ ...registered, lifetime: 120, expiresAt: expiry + 120 });
-        expect(await pastExpiry.store.getDevice(id, pastExpiry.clock.now())).toEqual(expect.objectContaining({ lifetime: 120, objects: REGISTERED_TREE }));
+        expect(await pastExpiry.devices.get(id, pastExpiry.clock.now())).toEqual(expect.objectContaining({ lifetime: 120, objects: REGISTERED_TREE }));
         // The reaper looking again now finds it renewed.
         expect((await reaper(pastExpiry)).expired).toEqual([]);
-        expect(await pastExpiry.store.getDevice(id, pastExpiry.clock.now())).not.toBeNull();
+        expect(await pastExpiry.devices.get(id, pastExpiry.clock.now())).not.toBeNull();
       } else {
         outcomes.reaped++;
         expect(answers).toEqual([{ transId: 7, status: 404 }]);
@@ -217,11 +212,11 @@ describe('two register messages for the same new client at once', () => {
         expect([200, 201]).toContain(a.status);
         expect(sameTransId ? [40] : [40, 41]).toContain(a.transId);
       }
-      const device = await deps.store.getDevice(id, deps.clock.now());
+      const device = await deps.devices.get(id, deps.clock.now());
       expect(device).toMatchObject({ clientId: id, mac: 'aa:bb:cc:00:00:01', objList: { '1': [0], '3303': [0, 1] }, objects: REGISTERED_TREE });
       expect(incoming[0].data).toMatchObject({ clientId: id, objList: { '1': [0], '3303': [0, 1] } });
     }
     // No registration is left in progress (it would fail later with a 500 and confuse the client).
-    expect(await deps.store.overdueDiscoveries(deps.clock.now() + 3_600_000)).toEqual([]);
+    expect(await deps.registrations.overdue(deps.clock.now() + 3_600_000)).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ afterAll(async () => store.close());
 beforeEach(async () => (deps = await makeDeps(store)));
 
 const answersTo = (id: string) => deps.publisher.on(`deregister/response/${id}`);
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const send = (id: string, body: unknown, mqttClientId?: string) =>
   deregister(message(`deregister/${id}`, body, mqttClientId), deps);
 

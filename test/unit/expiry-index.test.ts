@@ -18,7 +18,7 @@ test('a renewed device outlives its first due time and is reaped when the renewe
   await ping(message('ping/dev-a', { transId: 1 }), deps);
   deps.clock.advance(20_000); // past the first expiry, inside the renewed one
   expect((await reaper(deps)).expired).toEqual([]);
-  expect(await deps.store.getDevice('dev-a', deps.clock.now())).not.toBeNull();
+  expect(await deps.devices.get('dev-a', deps.clock.now())).not.toBeNull();
   deps.clock.advance(45_000);
   expect((await reaper(deps)).expired).toEqual(['dev-a']);
   expect(deps.events.of('devLeaving').map((e) => e.clientId)).toEqual(['dev-a']);
@@ -35,9 +35,9 @@ test('the listing reads the current expiry, not the one the index was written wi
   await registerDevice(deps, 'dev-c', { lifetime: 60 });
   deps.clock.advance(30_000);
   await ping(message('ping/dev-c', { transId: 3 }), deps);
-  const [listed] = await deps.store.listDevices(deps.clock.now());
+  const [listed] = await deps.devices.list(deps.clock.now());
   expect(listed.clientId).toBe('dev-c');
   expect(listed.expiresAt).toBe(Math.floor(deps.clock.now() / 1000) + 60);
   deps.clock.advance(61_000);
-  expect(await deps.store.listDevices(deps.clock.now())).toEqual([]);
+  expect(await deps.devices.list(deps.clock.now())).toEqual([]);
 });

@@ -59,7 +59,7 @@ afterAll(async () => {
 // ---- the properties ----------------------------------------------------------------------
 
 async function storedDevice(id: string): Promise<DeviceItem | null> {
-  return deps.store.getDevice(id, deps.clock.now());
+  return deps.devices.get(id, deps.clock.now());
 }
 
 describe.each([...CLIENT_CHANNELS])('%s handler', (channel) => {
@@ -94,7 +94,7 @@ describe.each([...CLIENT_CHANNELS])('%s handler', (channel) => {
         const now = await storedDevice(ID);
         if (!isDeepStrictEqual(now, baseline)) {
           // Put it back so that shrinking looks for the input that changed it, not any input.
-          if (now) await deps.store.createDevice(baseline, deps.clock.now());
+          if (now) await deps.devices.create(baseline, deps.clock.now());
           throw new Error(`${ID} changed by ${kind}: ${JSON.stringify(now)}`);
         }
         expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoNames);
@@ -104,8 +104,8 @@ describe.each([...CLIENT_CHANNELS])('%s handler', (channel) => {
     );
     // Nothing was registered or left half-registered by the garbage.
     const later = deps.clock.now() + 365 * 86_400_000;
-    expect((await deps.store.listDevices(deps.clock.now())).map((d) => d.clientId)).toEqual([ID]);
-    expect(await deps.store.overdueDiscoveries(later)).toEqual([]);
+    expect((await deps.devices.list(deps.clock.now())).map((d) => d.clientId)).toEqual([ID]);
+    expect(await deps.registrations.overdue(later)).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
-import { createDocumentClient } from '../../shared/store/registry';
-import { indexShards } from '../../shared/store/layout';
-import { ensureTable } from '../../shared/store/table';
+import { createDocumentClient } from '../../shared/store/table/client';
+import { ensureTable } from '../../shared/store/table/definition';
+import { indexShards } from '../../shared/store/table/layout';
 import { CapturingLog } from '../helpers/integration';
 import { startTestStore, type TestStore } from '../helpers/recorder';
 

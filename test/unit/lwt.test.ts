@@ -11,7 +11,7 @@ beforeAll(async () => (store = await startTestStore()));
 afterAll(async () => store.close());
 beforeEach(async () => (deps = await makeDeps(store)));
 
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const send = (id: string, payload: unknown, mqttClientId?: string) => lwt(message(`lwt/${id}`, payload, mqttClientId), deps);
 
 test('sets an online device offline and emits devStatus offline, answering nothing', async () => {
@@ -80,7 +80,7 @@ test('an expired client is not revived', async () => {
   deps.clock.advance(601_000);
   await send('n1', '');
   expect(deps.events.events).toEqual([]);
-  expect(await deps.store.getDevice('n1', deps.clock.now() - 601_000)).toMatchObject({ status: 'online' });
+  expect(await deps.devices.get('n1', deps.clock.now() - 601_000)).toMatchObject({ status: 'online' });
 });
 
 test('a spoofed will cannot take another device offline', async () => {

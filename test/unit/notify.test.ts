@@ -3,6 +3,7 @@ import { register } from '../../functions/register';
 import { answerReads, nowSec, registerBody, registerDevice } from '../helpers/devices';
 import { foreignTopics, malformedPayloads, prototypeIsClean } from '../helpers/malformed';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
+import { changeDevice, setStatus } from '../../shared/store/device-writes';
 
 let store: TestStore;
 let deps: TestDeps;
@@ -14,7 +15,7 @@ beforeEach(async () => {
 });
 
 const answersTo = (id: string) => deps.publisher.on(`notify/response/${id}`);
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const objects = async (id: string) => (await device(id))?.objects;
 const send = (id: string, body: unknown, mqttClientId?: string) => notify(message(`notify/${id}`, body, mqttClientId), deps);
 
@@ -69,14 +70,14 @@ describe('204: a resource notify', () => {
   });
 
   test('an offline device that notifies is online again', async () => {
-    await deps.store.setStatusIf('n1', 'offline', ['online'], deps.clock.now());
+    await deps.devices.apply('n1', setStatus('offline', ['online'], deps.clock.now()));
     await send('n1', { transId: 9, oid: 3303, iid: 0, rid: 5700, data: 1 });
     expect((await device('n1'))?.status).toBe('online');
     expect(deps.events.of('devStatus').map((e) => e.data)).toEqual(['online']);
   });
 
   test('a sleeping device that notifies stays asleep', async () => {
-    await deps.store.updateDevice('n1', { status: 'sleep' }, deps.clock.now());
+    await deps.devices.apply('n1', changeDevice({ status: 'sleep' }, deps.clock.now()));
     await send('n1', { transId: 10, oid: 3303, iid: 0, rid: 5700, data: 1 });
     expect(answersTo('n1')).toEqual([{ transId: 10, status: 204 }]);
     expect((await device('n1'))?.status).toBe('sleep');

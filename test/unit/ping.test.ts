@@ -2,6 +2,7 @@ import { ping } from '../../functions/ping';
 import { nowSec, registerDevice } from '../helpers/devices';
 import { foreignTopics, malformedPayloads, prototypeIsClean } from '../helpers/malformed';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
+import { setStatus } from '../../shared/store/device-writes';
 
 let store: TestStore;
 let deps: TestDeps;
@@ -10,7 +11,7 @@ afterAll(async () => store.close());
 beforeEach(async () => (deps = await makeDeps(store)));
 
 const answersTo = (id: string) => deps.publisher.on(`ping/response/${id}`);
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const send = (id: string, body: unknown, mqttClientId?: string) => ping(message(`ping/${id}`, body, mqttClientId), deps);
 
 describe('200', () => {
@@ -42,7 +43,7 @@ describe('200', () => {
 
   test('an offline device that pings is online again, with devStatus', async () => {
     await registerDevice(deps, 'n1');
-    await deps.store.setStatusIf('n1', 'offline', ['online'], deps.clock.now());
+    await deps.devices.apply('n1', setStatus('offline', ['online'], deps.clock.now()));
     await send('n1', { transId: 4 });
     expect(answersTo('n1')).toEqual([{ transId: 4, status: 200 }]);
     expect((await device('n1'))?.status).toBe('online');

@@ -3,6 +3,7 @@ import { reaper } from '../../functions/reaper';
 import { register } from '../../functions/register';
 import { answerReads, registerBody, registerDevice } from '../helpers/devices';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
+import { changeDevice } from '../../shared/store/device-writes';
 
 let store: TestStore;
 let deps: TestDeps;
@@ -10,7 +11,7 @@ beforeAll(async () => (store = await startTestStore()));
 afterAll(async () => store.close());
 beforeEach(async () => (deps = await makeDeps(store)));
 
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const leaving = () => deps.events.of('devLeaving').map((e) => [e.clientId, e.data]);
 
 test('with nothing to do it reports nothing', async () => {
@@ -27,7 +28,7 @@ test('a device whose lifetime ran out is removed and devLeaving carries its mac'
   expect(report.expired).toEqual(['n1']);
   expect(leaving()).toEqual([['n1', 'aa:00:00:00:00:0a']]);
   // Gone for good, even for a reader that does not apply the expiry rule.
-  expect(await deps.store.getDevice('n1', 0)).toBeNull();
+  expect(await deps.devices.get('n1', 0)).toBeNull();
   expect(deps.publisher.published).toEqual([]);
 });
 
@@ -51,11 +52,11 @@ test('a device renewed just before its lifetime ran out is kept', async () => {
 test('a renewal racing the reaper wins: removal is conditional on the lifetime still being over', async () => {
   await registerDevice(deps, 'n1');
   deps.clock.advance(601_000);
-  const list = deps.store.expiredDeviceIds.bind(deps.store);
-  jest.spyOn(deps.store, 'expiredDeviceIds').mockImplementation(async (now) => {
+  const list = deps.devices.expiredIds.bind(deps.devices);
+  jest.spyOn(deps.devices, 'expiredIds').mockImplementation(async (now) => {
     const ids = await list(now);
     // A ping handled a moment earlier lands between the reaper's query and its delete.
-    await deps.store.updateDevice('n1', {}, now - 1_500);
+    await deps.devices.apply('n1', changeDevice({}, now - 1_500));
     return ids;
   });
   const report = await reaper(deps);

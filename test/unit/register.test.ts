@@ -2,6 +2,7 @@ import { register } from '../../functions/register';
 import { MAC, STORED, answerReads, nowSec, registerBody, registerDevice } from '../helpers/devices';
 import { foreignTopics, malformedPayloads, prototypeIsClean } from '../helpers/malformed';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
+import { setStatus } from '../../shared/store/device-writes';
 
 let store: TestStore;
 let deps: TestDeps;
@@ -11,7 +12,7 @@ beforeEach(async () => (deps = await makeDeps(store)));
 
 const answersTo = (id: string) => deps.publisher.on(`register/response/${id}`);
 const readsOf = (id: string) => deps.publisher.on(`request/${id}`);
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 
 describe('201: a new client', () => {
   test('is read object by object and answered 201 only after every read answered', async () => {
@@ -186,7 +187,7 @@ describe('200: a known client registers again', () => {
 
   test('a sleeping or offline client is online again after re-registering', async () => {
     await registerDevice(deps, 'n1');
-    await deps.store.setStatusIf('n1', 'offline', ['online'], deps.clock.now());
+    await deps.devices.apply('n1', setStatus('offline', ['online'], deps.clock.now()));
     await register(message('register/n1', registerBody({ transId: 11 })), deps);
     expect(answersTo('n1')).toEqual([{ transId: 11, status: 200 }]);
     expect((await device('n1'))?.status).toBe('online');
@@ -238,20 +239,20 @@ describe('401: join not permitted', () => {
   });
 
   test('a window that already closed does not help', async () => {
-    await deps.store.setJoinUntilMs(deps.clock.now() - 1);
+    await deps.settings.setJoinUntilMs(deps.clock.now() - 1);
     await register(message('register/n1', registerBody()), deps);
     expect(answersTo('n1')).toEqual([{ transId: 101, status: 401 }]);
   });
 
   test('inside a permit-join window the client registers with 201', async () => {
-    await deps.store.setJoinUntilMs(deps.clock.now() + 60_000);
+    await deps.settings.setJoinUntilMs(deps.clock.now() + 60_000);
     await register(message('register/n1', registerBody()), deps);
     await answerReads(deps, 'n1');
     expect(answersTo('n1')).toEqual([{ transId: 101, status: 201 }]);
   });
 
   test('a known client re-registers with 200 after the window closed', async () => {
-    await deps.store.setJoinUntilMs(deps.clock.now() + 60_000);
+    await deps.settings.setJoinUntilMs(deps.clock.now() + 60_000);
     await registerDevice(deps, 'n1');
     deps.clock.advance(120_000);
     await register(message('register/n1', registerBody({ transId: 15 })), deps);

@@ -30,14 +30,14 @@ test('a new client is read object by object, then answered 201 with its tree sto
   const reads = deps.publisher.on('request/node-1');
   expect(reads.map((r) => [r.cmdId, r.oid]).sort()).toEqual([[0, 1], [0, 3303]]);
   expect(deps.publisher.on('register/response/node-1')).toEqual([]);
-  expect(await deps.store.getDevice('node-1', deps.clock.now())).toBeNull();
+  expect(await deps.devices.get('node-1', deps.clock.now())).toBeNull();
 
   await answerReads('node-1', {
     1: { '0': { shortServerId: null, lifetime: 600 } },
     3303: { '0': { sensorValue: 21.5, units: 'C' } },
   });
   expect(deps.publisher.on('register/response/node-1')).toEqual([{ transId: 101, status: 201 }]);
-  const device = await deps.store.getDevice('node-1', deps.clock.now());
+  const device = await deps.devices.get('node-1', deps.clock.now());
   expect(device?.mac).toBe('aa:bb:cc:00:00:01');
   expect(device?.objList).toEqual({ '1': [0], '3303': [0] });
   expect(device?.objects).toEqual({ '1': { '0': { '0': null, '1': 600 } }, '3303': { '0': { '5700': 21.5, '5701': 'C' } } });
@@ -46,7 +46,7 @@ test('a new client is read object by object, then answered 201 with its tree sto
   await notify(message('notify/node-1', { transId: 5, oid: 3303, iid: 0, rid: 5700, data: 30 }), deps);
   expect(deps.publisher.on('notify/response/node-1')).toEqual([{ transId: 5, status: 204 }]);
   expect(deps.events.of('devChange')[0].data).toEqual({ oid: 3303, iid: 0, rid: 5700, data: 30 });
-  const after = await deps.store.getDevice('node-1', deps.clock.now());
+  const after = await deps.devices.get('node-1', deps.clock.now());
   expect(after?.objects['3303']['0']['5700']).toBe(30);
 });
 
@@ -58,7 +58,7 @@ test('a registration whose reads never come back is failed by the reaper and lea
   expect(deps.publisher.on('register/response/node-2')).toEqual([{ transId: 101, status: 500 }]);
   await answerReads('node-2', { 1: { '0': {} }, 3303: { '0': {} } });
   expect(deps.publisher.on('register/response/node-2')).toHaveLength(1);
-  expect(await deps.store.getDevice('node-2', deps.clock.now())).toBeNull();
+  expect(await deps.devices.get('node-2', deps.clock.now())).toBeNull();
 });
 
 test('a register delivered again after it completed gets the same 201 and no second devIncoming', async () => {

@@ -1,4 +1,3 @@
-import { discoveriesOf } from '../../shared/ops/discoveries';
 import { register } from '../../functions/register';
 import { response } from '../../functions/response';
 import { update } from '../../functions/update';
@@ -12,7 +11,7 @@ beforeAll(async () => (store = await startTestStore()));
 afterAll(async () => store.close());
 beforeEach(async () => (deps = await makeDeps(store)));
 
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const readsOf = (id: string) => deps.publisher.on(`request/${id}`);
 const registerAnswers = (id: string) => deps.publisher.on('register/response/' + id);
 const send = (id: string, body: unknown, mqttClientId?: string) =>
@@ -100,7 +99,7 @@ describe('responses nobody waits for are dropped quietly', () => {
     deps.publisher.clear();
     await expect(send('n1', body(a.transId, b.transId))).resolves.toBeUndefined();
     expect(deps.publisher.published).toEqual([]);
-    const pending = await discoveriesOf(deps).getDiscovery('n1', deps.clock.now());
+    const pending = await deps.registrations.get('n1', deps.clock.now());
     expect(pending?.answers).toEqual({});
     expect(pending?.remaining).toBe(2);
     expect(Object.keys(pending?.reads ?? {}).map(Number).sort()).toEqual([a.transId, b.transId].sort());
@@ -155,7 +154,7 @@ describe('malformed input: never answered, never thrown, nothing changed', () =>
     const [a] = await startRegistration();
     const raw = `{"transId":${a.transId},"cmdId":0,"status":205,"data":{"0":{"5700":1e999}}}`;
     await expect(send('n1', raw)).resolves.toBeUndefined();
-    expect((await discoveriesOf(deps).getDiscovery('n1', deps.clock.now()))?.answers).toEqual({});
+    expect((await deps.registrations.get('n1', deps.clock.now()))?.answers).toEqual({});
   });
 
   test('a spoofed answer cannot complete a registration', async () => {

@@ -4,6 +4,7 @@ import { schedule } from '../../functions/schedule';
 import { nowSec, registerDevice } from '../helpers/devices';
 import { foreignTopics, malformedPayloads, prototypeIsClean } from '../helpers/malformed';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
+import { setStatus } from '../../shared/store/device-writes';
 
 let store: TestStore;
 let deps: TestDeps;
@@ -15,7 +16,7 @@ beforeEach(async () => {
 });
 
 const answersTo = (id: string) => deps.publisher.on(`schedule/response/${id}`);
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const statusOf = async (id: string) => (await device(id))?.status;
 const statusEvents = () => deps.events.of('devStatus').map((e) => e.data);
 const send = (id: string, body: unknown, mqttClientId?: string) =>
@@ -50,7 +51,7 @@ describe('200: sleep and wake', () => {
   });
 
   test('an offline device that wakes is online', async () => {
-    await deps.store.setStatusIf('n1', 'offline', ['online'], deps.clock.now());
+    await deps.devices.apply('n1', setStatus('offline', ['online'], deps.clock.now()));
     await send('n1', { transId: 7, sleep: false });
     expect(await statusOf('n1')).toBe('online');
     expect(statusEvents()).toEqual(['online']);

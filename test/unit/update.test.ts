@@ -2,6 +2,7 @@ import { update } from '../../functions/update';
 import { MAC, answerReads, nowSec, registerDevice } from '../helpers/devices';
 import { foreignTopics, malformedPayloads, prototypeIsClean } from '../helpers/malformed';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
+import { setStatus } from '../../shared/store/device-writes';
 
 let store: TestStore;
 let deps: TestDeps;
@@ -11,7 +12,7 @@ beforeEach(async () => (deps = await makeDeps(store)));
 
 const answersTo = (id: string) => deps.publisher.on(`update/response/${id}`);
 const readsOf = (id: string) => deps.publisher.on(`request/${id}`);
-const device = (id: string) => deps.store.getDevice(id, deps.clock.now());
+const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const send = (id: string, body: unknown, mqttClientId?: string) => update(message(`update/${id}`, body, mqttClientId), deps);
 
 describe('204: attributes changed', () => {
@@ -48,7 +49,7 @@ describe('204: attributes changed', () => {
 
   test('an offline device that updates is online again', async () => {
     await registerDevice(deps, 'n1');
-    await deps.store.setStatusIf('n1', 'offline', ['online'], deps.clock.now());
+    await deps.devices.apply('n1', setStatus('offline', ['online'], deps.clock.now()));
     await send('n1', { transId: 23, version: '2' });
     expect(answersTo('n1')).toEqual([{ transId: 23, status: 204 }]);
     expect((await device('n1'))?.status).toBe('online');

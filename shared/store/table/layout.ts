@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Logger } from '../ports';
+import type { Logger } from '../../ports';
 
 /** Tables made before the layout record existed were always spread over this many shards. */
 export const LEGACY_SHARDS = 8;
@@ -16,10 +16,8 @@ export async function indexShards(
   tableName: string,
   opts: { requested?: number; forNewTable: number; created: boolean; log: Logger },
 ): Promise<number> {
-  const read = async () =>
-    (await doc.send(new GetCommand({ TableName: tableName, Key: LAYOUT_KEY, ConsistentRead: true }))).Item?.shards;
-  const stored = await read();
-  if (typeof stored === 'number') {
+  const stored = await recordedIndexShards(doc, tableName);
+  if (stored !== undefined) {
     if (opts.requested !== undefined && opts.requested !== stored) {
       opts.log.warn({ requested: opts.requested, recorded: stored }, 'LWMQN_INDEX_SHARDS differs from the table; using the table');
     }
@@ -34,6 +32,12 @@ export async function indexShards(
   } catch (err) {
     if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
     // Another process recorded it first.
-    return Number(await read());
+    return Number(await recordedIndexShards(doc, tableName));
   }
+}
+
+/** The shard count recorded in the table, or undefined for a table that has no record (yet). */
+export async function recordedIndexShards(doc: DynamoDBDocumentClient, tableName: string): Promise<number | undefined> {
+  const out = await doc.send(new GetCommand({ TableName: tableName, Key: LAYOUT_KEY, ConsistentRead: true }));
+  return typeof out.Item?.shards === 'number' ? out.Item.shards : undefined;
 }

@@ -1,0 +1,44 @@
+import type { DeviceWrite } from './device-writes';
+import type { DeviceItem, DeviceRecord } from './model';
+
+/**
+ * The registered devices. An expired item is gone for every reader, whether or not the table's
+ * TTL has collected it yet. Implementations: the table (shared/store/table/devices.ts) and the
+ * same with an item cache around it (shared/store/cached-devices.ts), for a process that is its
+ * table's one writer. Both pass test/contract/device-store.contract.ts.
+ */
+export interface DeviceStore {
+  /** The live device, or null. */
+  get(clientId: string, nowMs: number): Promise<DeviceItem | null>;
+
+  /** Whether a live device exists (may read less than `get`). */
+  isRegistered(clientId: string, nowMs: number): Promise<boolean>;
+
+  /**
+   * Writes a newly registered device over nothing, over an expired record, or over the same
+   * device (same mac); 'conflict' when a live record of another mac holds the clientId.
+   */
+  create(item: DeviceItem, nowMs: number): Promise<{ existed: boolean } | 'conflict'>;
+
+  /**
+   * Applies one write (shared/store/device-writes.ts) if its conditions hold: returns the item
+   * as it was before, or null when they did not (not registered, unknown object...). Throws
+   * RejectedValueError, changing nothing, for a value the store cannot hold.
+   */
+  apply(clientId: string, write: DeviceWrite): Promise<DeviceItem | null>;
+
+  /** Removes a live device; what it was, or null when it was not registered. */
+  remove(clientId: string, nowMs: number): Promise<DeviceItem | null>;
+
+  /** Removes a device only if its lifetime ran out, so a racing renewal wins; what it was, or null. */
+  reap(clientId: string, nowMs: number): Promise<DeviceItem | null>;
+
+  /** Every live device, sorted by clientId; no table scan. */
+  list(nowMs: number): Promise<DeviceRecord[]>;
+
+  /** Devices the reaper should look at (their lifetime may have been renewed since). */
+  expiredIds(nowMs: number): Promise<string[]>;
+
+  /** Sleeping devices whose wake deadline passed. */
+  overdueSleeperIds(nowMs: number): Promise<string[]>;
+}

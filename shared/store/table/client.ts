@@ -1,0 +1,39 @@
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The one DynamoDB client set-up of both runtimes. A store that stops answering fails the call
+ * (and the handler is retried) instead of hanging it: without throwOnRequestTimeout the SDK
+ * only logs a warning when requestTimeout passes.
+ */
+export function createDynamoClient(config: Omit<DynamoDBClientConfig, 'requestHandler'> = {}): DynamoDBClient {
+  return new DynamoDBClient({
+    ...config,
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+  });
+}
+
+export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true },
+    // Devices send any JSON number; read them back as plain numbers instead of throwing.
+    unmarshallOptions: { wrapNumbers: (n: string) => Number(n) },
+  });
+}
+
+/** The table a store works on: its document client, its name, how many index shards it has. */
+export interface Table {
+  doc: DynamoDBDocumentClient;
+  name: string;
+  /**
+   * Read only by the calls that write or query an index: the Lambda runtime learns the count
+   * from the table on first use, so a message that needs no index (a notify, a spoof) costs no read.
+   */
+  shards: () => Promise<number>;
+}
+
+/** A table whose shard count is known up front (the local stack reads it before it starts). */
+export const fixedShards =
+  (count: number): Table['shards'] =>
+  () =>
+    Promise.resolve(count);

@@ -1,0 +1,93 @@
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TRANS_IDS, withFreeTransIds } from '../../protocol/trans-ids';
+import type { Clock } from '../../ports';
+import type { PendingCommands } from '../commands';
+import { toSeconds, type CommandAnswer, type PendingRequest } from '../model';
+import { storableProblem } from '../storable';
+import type { Table } from './client';
+import { isConditionFailure, requestKey, stripKeys } from './items';
+
+/** A slot (clientId, cmdId, transId) is free when no request still pending holds it. */
+const SLOT_IS_FREE = 'attribute_not_exists(pk) OR expiresAt < :now';
+/** A request is answered once, while someone still waits for it. */
+const AWAITS_ANSWER = 'attribute_exists(pk) AND attribute_not_exists(answer) AND expiresAt >= :now';
+
+/**
+ * Pending commands as table items, for the cloud, where the response arrives in another
+ * invocation: the response handler records the answer on the item and the waiting API call
+ * reads it, with backoff, bounded by the request timeout (the one poll the design allows).
+ */
+export class TablePendingCommands implements PendingCommands {
+  constructor(
+    private readonly table: Pick<Table, 'doc' | 'name'>,
+    private readonly clock: Clock,
+    private readonly firstDelayMs = 25,
+    private readonly maxDelayMs = 250,
+  ) {}
+
+  open(req: Omit<PendingRequest, 'transId'>): Promise<PendingRequest> {
+    const now = this.clock.now();
+    return withFreeTransIds(TRANS_IDS.commands, 1, 16, async (transId) => {
+      const candidate: PendingRequest = { ...req, transId };
+      try {
+        await this.table.doc.send(
+          new PutCommand({
+            TableName: this.table.name,
+            Item: { ...requestKey(req.clientId, req.cmdId, transId), ...candidate },
+            ConditionExpression: SLOT_IS_FREE,
+            ExpressionAttributeValues: { ':now': toSeconds(now) },
+          }),
+        );
+        return candidate;
+      } catch (err) {
+        if (isConditionFailure(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  async wait(req: PendingRequest, timeoutMs: number): Promise<CommandAnswer | null> {
+    const deadline = this.clock.now() + timeoutMs;
+    let delay = this.firstDelayMs;
+    while (this.clock.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - this.clock.now()))));
+      const out = await this.table.doc.send(
+        new GetCommand({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId), ConsistentRead: true }),
+      );
+      const current = out.Item as PendingRequest | undefined;
+      if (current?.answer) return current.answer;
+      delay = Math.min(this.maxDelayMs, delay * 2);
+    }
+    return null;
+  }
+
+  async close(req: PendingRequest): Promise<void> {
+    await this.table.doc.send(new DeleteCommand({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId) }));
+  }
+
+  async claim(clientId: string, cmdId: number, transId: number, answer: CommandAnswer, nowMs: number): Promise<PendingRequest | null> {
+    // Data the table cannot hold (a number beyond DynamoDB's range...) is left out: the request
+    // is still answered exactly once and the caller still has the data as sent.
+    const kept = answer.data !== undefined && storableProblem(answer.data) ? { status: answer.status } : answer;
+    try {
+      const out = await this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: requestKey(clientId, cmdId, transId),
+          UpdateExpression: 'SET answer = :a',
+          ConditionExpression: AWAITS_ANSWER,
+          ExpressionAttributeValues: { ':a': kept, ':now': toSeconds(nowMs) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys(out.Attributes as PendingRequest);
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  settle(): void {
+    // The waiting call polls the item: recording the answer in `claim` was the settling.
+  }
+}

@@ -1,0 +1,39 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RecordingPublisher } from './recorder';
+
+/**
+ * A local stand-in for the IoT data plane's `Publish` REST call (`POST /topics/<topic>?qos=1`,
+ * the payload as the body), for the Lambda entries: they publish through the real SDK client,
+ * pointed here by `IOT_DATA_ENDPOINT`. Each publish lands in `published`.
+ */
+export interface IotDataEndpoint {
+  url: string;
+  /** Where publishes land; `reset()` starts a new recording. */
+  published: RecordingPublisher;
+  reset(): RecordingPublisher;
+  close(): Promise<void>;
+}
+
+export async function startIotDataEndpoint(): Promise<IotDataEndpoint> {
+  const endpoint = { published: new RecordingPublisher() } as IotDataEndpoint;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const match = /^\/topics\/(.+)$/.exec(url.pathname);
+      if (req.method !== 'POST' || !match) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
+        return;
+      }
+      void endpoint.published.publish(decodeURIComponent(match[1]), Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint.reset = () => (endpoint.published = new RecordingPublisher());
+  endpoint.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return endpoint;
+}
