@@ -1,8 +1,8 @@
 import mqtt, { UniqueMessageIdProvider, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
-import { CHANNEL_HANDLERS } from '../functions';
+import type { ChannelHandler } from '../functions';
 import type { Deps } from '../shared/deps';
 import type { EventSink, Logger, Publisher } from '../shared/ports';
-import { isClientChannel, SERVER_SUBSCRIPTIONS } from '../shared/protocol/topics';
+import { isClientChannel, SERVER_SUBSCRIPTIONS, type ClientChannel } from '../shared/protocol/topics';
 import { KeyedQueue } from './keyed-queue';
 import { OrderedAcks } from './ordered-acks';
 
@@ -13,6 +13,8 @@ export interface BridgeOptions {
   username?: string;
   password?: string;
   log: Logger;
+  /** Injected so a test can hold a handler mid-way and watch what the bridge does meanwhile. */
+  handlers: Record<ClientChannel, ChannelHandler>;
   /** Handlers running at once across all devices (each device's messages still run in order). */
   concurrency?: number;
 }
@@ -129,10 +131,6 @@ export class Bridge {
     this.options.log.info({ url: this.options.url }, 'bridge subscribed to the server channels');
   }
 
-  get inFlight(): number {
-    return this.queue.size;
-  }
-
   /**
    * When a message last arrived while as many were unacknowledged as handlers run at once (epoch
    * ms; 0 if never): the broker's window towards the bridge was filling up, and further messages,
@@ -159,7 +157,7 @@ export class Bridge {
     const channel = topic.slice(0, slash);
     if (slash <= 0 || !isClientChannel(channel)) return Promise.resolve();
     const message = { topic, payload: payload.toString('base64'), receivedAt: Date.now() };
-    const handler = CHANNEL_HANDLERS[channel];
+    const handler = this.options.handlers[channel];
     const key = topic.slice(slash + 1);
     // Device answers complete registrations and commands that are on a clock: they go first.
     const urgent = channel === 'response';

@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import pino from 'pino';
+import { CHANNEL_HANDLERS } from '../functions';
 import { createApi } from '../functions/api';
 import { reaper } from '../functions/reaper';
 import { configFromEnv, positiveInt } from '../shared/config';
@@ -88,6 +89,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       username: env.LWMQN_BRIDGE_USERNAME,
       password: env.LWMQN_BRIDGE_PASSWORD,
       log: logger,
+      handlers: CHANNEL_HANDLERS,
       concurrency: positiveInt(env, 'LWMQN_BRIDGE_CONCURRENCY', 64),
     });
     const bus = new EventBus();

@@ -1,3 +1,4 @@
+import { CHANNEL_HANDLERS } from '../../functions';
 import { Bridge } from '../../local/bridge';
 import { CapturingLog } from '../helpers/integration';
 import { startMosquitto, type MosquittoProcess } from '../helpers/mosquitto';
@@ -13,7 +14,7 @@ let bridge: Bridge;
 
 beforeAll(async () => {
   broker = await startMosquitto();
-  bridge = new Bridge({ url: broker.url, clientId: `bridge-ids-${process.pid}`, log: new CapturingLog() });
+  bridge = new Bridge({ url: broker.url, clientId: `bridge-ids-${process.pid}`, log: new CapturingLog(), handlers: CHANNEL_HANDLERS });
   await new Promise<void>((resolve, reject) => {
     bridge.client.once('connect', () => resolve());
     bridge.client.once('error', reject);
