@@ -1,9 +1,11 @@
 import { z } from 'zod';
 
 /**
- * Message schemas of every client channel (PROTOCOL.md sections 2 and 4). Register and update
- * refuse unknown fields (the protocol says 400); the other channels ignore extra fields, as the
- * reference server does, so clients that add diagnostics keep working.
+ * Message schemas of every client channel (docs/PROTOCOL.md, "Messages"). Every channel that
+ * answers refuses an unknown field with 400: a message that says more than the protocol does is
+ * not one the server may act on (a deregister with a valid transId and stray fields must not
+ * remove a device). A device's response to a server request keeps only the fields the protocol
+ * defines; the rest is dropped and logged (functions/response.ts), since nothing answers it.
  */
 export const MAX_OBJLIST_ENTRIES = 1024;
 const MAX_ID_LENGTH = 64;
@@ -50,10 +52,10 @@ export const updateSchema = z
     { message: 'update carries no attribute' },
   );
 
-export const transIdOnlySchema = z.object({ transId });
+export const transIdOnlySchema = z.strictObject({ transId });
 
 export const notifySchema = z
-  .object({
+  .strictObject({
     transId,
     oid: idSchema,
     iid: idSchema,
@@ -76,13 +78,16 @@ export const notifySchema = z
     { message: 'resource ids are 1..64 characters', path: ['data'] },
   );
 
-export const scheduleSchema = z.object({
+export const scheduleSchema = z.strictObject({
   transId,
   sleep: z.boolean(),
   duration: z.number().min(0).max(10 * 365 * 86400).optional(),
 });
 
-export const responseSchema = z.object({
+export const RESPONSE_FIELDS = ['transId', 'cmdId', 'status', 'data'] as const;
+
+/** Unknown fields pass through here so that the response handler can name them when it drops them. */
+export const responseSchema = z.looseObject({
   transId,
   cmdId: z.number().int().min(0).max(255),
   status: z.number().int().min(100).max(599),

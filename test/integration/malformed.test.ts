@@ -62,8 +62,8 @@ function cases(channel: RespondingChannel): Case[] {
     schedule: [{ sleep: 'yes' }, { sleep: 1 }, { duration: 'long', sleep: true }],
   };
   for (const w of wrong[channel]) out.push([`wrong type ${JSON.stringify(w, (_k, v) => (v === undefined ? '(missing)' : v))}`, JSON.stringify({ ...valid, ...w }), [70]]);
-  // Unknown fields are a 400 on register and update (PROTOCOL.md section 2).
-  if (channel === 'register' || channel === 'update') out.push(['an unknown field', JSON.stringify({ ...valid, colour: 'red' }), [70]]);
+  // Unknown fields are a 400 on every channel that answers (docs/PROTOCOL.md, "Unknown fields").
+  out.push(['an unknown field', JSON.stringify({ ...valid, colour: 'red' }), [70]]);
   return out;
 }
 
@@ -88,11 +88,16 @@ test('after all that the victim is still registered, unchanged, and answers norm
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 });
 
-test('extra fields on ping, notify and schedule are ignored (only register and update refuse them)', async () => {
-  expect((await victim.call('ping', { debug: 1 })).status).toBe(200);
-  expect((await victim.call('notify', { oid: 3303, iid: 0, rid: 5700, data: 23, seq: 9 })).status).toBe(204);
-  expect((await victim.call('schedule', { sleep: false, note: 'x' })).status).toBe(200);
-  expect((await world.http('/devices/mal-victim/objects')).body['3303']['0']['5700']).toBe(23);
+test('a valid message with an unknown field is a 400 on every answering channel, and changes nothing', async () => {
+  const before = (await world.http('/devices/mal-victim')).body;
+  const objects = (await world.http('/devices/mal-victim/objects')).body;
+  expect((await victim.call('ping', { debug: 1 })).status).toBe(400);
+  expect((await victim.call('notify', { oid: 3303, iid: 0, rid: 5700, data: 23, seq: 9 })).status).toBe(400);
+  expect((await victim.call('schedule', { sleep: true, note: 'x' })).status).toBe(400);
+  expect((await victim.call('update', { ip: '9.9.9.9', note: 'x' })).status).toBe(400);
+  expect((await victim.call('deregister', { reason: 'x' })).status).toBe(400);
+  expect((await world.http('/devices/mal-victim')).body).toEqual(before);
+  expect((await world.http('/devices/mal-victim/objects')).body).toEqual(objects);
 });
 
 test('garbage on response/<id> during a registration is dropped and the registration completes', async () => {

@@ -26,10 +26,13 @@ describe('202: deleted', () => {
     expect(leaving[0]).toMatchObject({ clientId: 'n1', data: 'aa:bb:cc:00:00:01' });
   });
 
-  test('extra fields are ignored', async () => {
+  test('a deregister with a valid transId and an unknown field is a 400 and removes nothing', async () => {
     await registerDevice(deps, 'n1');
+    const before = await device('n1');
     await send('n1', { transId: 2, reason: 'shutdown' });
-    expect(answersTo('n1')).toEqual([{ transId: 2, status: 202 }]);
+    expect(answersTo('n1')).toEqual([{ transId: 2, status: 400 }]);
+    expect(await device('n1')).toEqual(before);
+    expect(deps.events.of('devLeaving')).toEqual([]);
   });
 
   test('only the named client is removed', async () => {

@@ -35,10 +35,13 @@ describe('200', () => {
     expect(await device('n1')).not.toBeNull();
   });
 
-  test('extra fields are ignored', async () => {
+  test('an unknown field is a 400 and renews nothing', async () => {
     await registerDevice(deps, 'n1');
+    const before = await device('n1');
+    deps.clock.advance(5_000);
     await send('n1', { transId: 3, uptime: 12 });
-    expect(answersTo('n1')).toEqual([{ transId: 3, status: 200 }]);
+    expect(answersTo('n1')).toEqual([{ transId: 3, status: 400 }]);
+    expect(await device('n1')).toEqual(before);
   });
 
   test('an offline device that pings is online again, with devStatus', async () => {

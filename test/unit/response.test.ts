@@ -3,6 +3,7 @@ import { response } from '../../functions/response';
 import { update } from '../../functions/update';
 import { answerReads, nowSec, registerBody, registerDevice } from '../helpers/devices';
 import { foreignTopics, malformedPayloads, prototypeIsClean } from '../helpers/malformed';
+import { CapturingLog } from '../helpers/integration';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
 
 let store: TestStore;
@@ -36,6 +37,18 @@ describe('answers that complete a request', () => {
     expect(registerAnswers('n1')).toEqual([]);
     await send('n1', { transId: a.transId, cmdId: 0, status: 205, data: treeOf(a.oid) });
     expect(registerAnswers('n1')).toEqual([{ transId: 101, status: 201 }]);
+  });
+
+  test('fields the protocol does not define are dropped and logged; the answer still counts', async () => {
+    const log = new CapturingLog();
+    deps.log = log;
+    const [a, b] = await startRegistration();
+    await send('n1', { transId: a.transId, cmdId: 0, status: 205, data: treeOf(a.oid), uptime: 5 });
+    await send('n1', { transId: b.transId, cmdId: 0, status: 205, data: treeOf(b.oid) });
+    expect(registerAnswers('n1')).toEqual([{ transId: 101, status: 201 }]);
+    expect(log.entries).toEqual([
+      { level: 'warn', obj: { clientId: 'n1', fields: ['uptime'] }, msg: 'dropped unknown fields of a response' },
+    ]);
   });
 
   test('an answer is activity: it renews a registered device', async () => {

@@ -84,8 +84,9 @@ describe('updateSchema', () => {
 });
 
 describe('transIdOnlySchema (deregister, ping)', () => {
-  test('extra fields are ignored, transId is required and a non-negative integer', () => {
-    expect(transIdOnlySchema.parse({ transId: 3, extra: 1 })).toEqual({ transId: 3 });
+  test('an unknown field is refused, transId is required and a non-negative integer', () => {
+    expect(transIdOnlySchema.parse({ transId: 3 })).toEqual({ transId: 3 });
+    expect(ok(transIdOnlySchema, { transId: 3, extra: 1 })).toBe(false);
     expect(ok(transIdOnlySchema, {})).toBe(false);
     expect(ok(transIdOnlySchema, { transId: -3 })).toBe(false);
     expect(ok(transIdOnlySchema, { transId: 3.5 })).toBe(false);
