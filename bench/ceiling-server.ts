@@ -4,7 +4,7 @@ import type { ServerUnderTest } from './servers';
 
 /**
  * The fastest registration any server could give these devices: a responder over its own
- * Mosquitto that reads every object in objList, as PROTOCOL.md section 3 asks, and answers 201
+ * Mosquitto that reads every object in objList, as docs/PROTOCOL.md, "Registration", asks, and answers 201
  * the moment the last read is answered. It stores, checks and emits nothing, so a burst against
  * it measures the devices' own work; `--ceiling` puts it beside the servers in phase 1.
  */

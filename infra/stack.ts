@@ -55,7 +55,7 @@ export interface LwmqnStackProps extends StackProps {
 }
 
 /**
- * The cloud runtime of DESIGN.md: AWS IoT Core is the broker, one topic rule per client channel
+ * The cloud runtime (docs/ARCHITECTURE.md): AWS IoT Core is the broker, one topic rule per client channel
  * invokes that channel's function, responses go out through the IoT data plane, the registry
  * lives in one DynamoDB table, the management API sits behind an IAM-authorised HTTP API, and
  * the reaper runs every minute. Environment-agnostic: synth needs no credentials or lookups.

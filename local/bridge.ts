@@ -24,7 +24,7 @@ type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () =
 
 /**
  * The local stand-in for IoT topic rules: subscribes QoS 1 to the server channels and hands
- * each message to its channel handler in the DESIGN.md shape.
+ * each message to its channel handler in the shape of docs/PROTOCOL.md, "Handler input".
  *
  * Nothing is lost: the session is persistent (fixed client id, clean session off) and a
  * message is acknowledged only after its handler finished, so a bridge killed mid-way gets

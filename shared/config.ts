@@ -1,10 +1,10 @@
-/** Server settings shared by both runtimes, read from the DESIGN.md variables. */
+/** Server settings shared by both runtimes, read from the environment (README.md, "Configuration"). */
 export interface ServerConfig {
   /** How long the server waits for a device's answer before it reports 408 (or fails a registration). */
   requestTimeoutMs: number;
   /** `permit`: unknown clients may register only inside a permit-join window. */
   join: 'open' | 'permit';
-  /** Lifetime in seconds when a register carries none (PROTOCOL.md section 2). */
+  /** Lifetime in seconds when a register carries none (docs/PROTOCOL.md, "Lifetime and expiry"). */
   defaultLifetime: number;
 }
 

@@ -1,7 +1,7 @@
 import { eventTopic } from './protocol/topics';
 import type { EventSink, LwmqnEvent, Publisher } from './ports';
 
-/** Events go out on `lwmqn/events/<clientId>/<type>` (DESIGN.md "Events"). */
+/** Events go out on `lwmqn/events/<clientId>/<type>` (docs/PROTOCOL.md, "Events"). */
 export function mqttEventSink(publisher: Publisher): EventSink {
   return {
     emit: (event: LwmqnEvent) => publisher.publish(eventTopic(event.clientId, event.type), JSON.stringify(event)),

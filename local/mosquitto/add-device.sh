@@ -19,7 +19,7 @@ usage() {
 [[ $# -ge 1 && $# -le 2 ]] || usage
 id="$1"
 
-# PROTOCOL.md section 1: 1..128 characters, never / + # (MQTT topic level separator and
+# docs/PROTOCOL.md, "Topics": 1..128 characters, never / + # (MQTT topic level separator and
 # wildcards: a clientId is one topic level). Whitespace and control characters are refused
 # too, and ':' because it separates the username from the hash in the password file.
 [[ -n "$id" ]] || die "the clientId is empty"

@@ -1,7 +1,7 @@
 import lwm2mId = require('lwm2m-id');
 
 /**
- * Identifier normalisation (PROTOCOL.md section 5). The stored tree is keyed by numeric ids
+ * Identifier normalisation (docs/PROTOCOL.md, "Object tree and identifiers"). The stored tree is keyed by numeric ids
  * written as strings (DynamoDB map keys are strings); names the IPSO/LWM2M dictionary does
  * not know stay as given.
  */

@@ -1,6 +1,6 @@
 import { normalizeIid, normalizeOid, type Id } from './ids';
 
-/** Canonical objList: numeric-string oid -> sorted, distinct iids (PROTOCOL.md section 2). */
+/** Canonical objList: numeric-string oid -> sorted, distinct iids (docs/PROTOCOL.md, "Object tree and identifiers"). */
 export type ObjList = Record<string, Array<string | number>>;
 
 export type WireObjList = Array<{ oid: Id; iid: Id }> | Record<string, Id[]>;

@@ -1,6 +1,6 @@
 /**
  * Turns the base64 payload of a channel message into a JSON object, within fixed limits so
- * hostile input costs bounded memory and time (DESIGN.md: even non-JSON reaches the handler).
+ * hostile input costs bounded memory and time (docs/PROTOCOL.md, "Handler input": even non-JSON reaches the handler).
  */
 export const LIMITS = {
   /** Largest raw payload accepted, in bytes. A full objList of a large device stays far below. */
@@ -71,7 +71,7 @@ function checkShape(root: unknown): string | undefined {
   });
 }
 
-/** The transId to echo in a 400: the client's, when it is usable, else 0 (PROTOCOL.md section 2). */
+/** The transId to echo in a 400: the client's, when it is usable, else 0 (docs/PROTOCOL.md, "transId echo"). */
 export function usableTransId(value: unknown): number {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const t = (value as Record<string, unknown>).transId;

@@ -3,8 +3,8 @@ import { eventually } from '../helpers/poll';
 import { EventLog, http, makeNode, nodeCall, startWorld, type E2eNode, type E2eWorld } from '../helpers/mqtt-node';
 
 /**
- * The HTTP management API (DESIGN.md) end to end: real Mosquitto, dynalite, the local stack and
- * real `mqtt-node` devices answering the server's commands (PROTOCOL.md section 4).
+ * The HTTP management API (README.md, "Manage your fleet") end to end: real Mosquitto, dynalite, the local stack and
+ * real `mqtt-node` devices answering the server's commands (docs/PROTOCOL.md, "Server requests").
  */
 
 /** `{a: {a: ... 1}}` with `depth` levels of objects. */
@@ -223,7 +223,7 @@ describe('device commands through the HTTP API', () => {
     expect((await objects())['3303']['0']['5700']).toBe(21.5);
   });
 
-  test('GET /devices and /devices/:id answer records of the DESIGN.md shape', async () => {
+  test('GET /devices and /devices/:id answer records of the documented shape (docs/PROTOCOL.md, "Device record")', async () => {
     const keys = ['clientId', 'expiresAt', 'ip', 'joinTime', 'lifetime', 'mac', 'objList', 'status', 'version'];
     const one = await get(`/devices/${ID}`);
     expect(one.status).toBe(200);

@@ -2,7 +2,7 @@ import { eventually } from '../helpers/poll';
 import { http, makeNode, nodeCall, startWorld, type E2eWorld } from '../helpers/mqtt-node';
 
 /**
- * `GET /events` (DESIGN.md "Events"): every event the server emits reaches a connected client
+ * `GET /events` (docs/PROTOCOL.md, "Events"): every event the server emits reaches a connected client
  * as a server-sent event `event: <type>` / `data: {type, clientId, data, timestamp}`.
  */
 
@@ -124,7 +124,7 @@ test('the stream opens with a ready message and carries every event type of a de
     const leaving = await sse.waitFor(ID, 'devLeaving');
     expect(leaving.data).toBe(dev.node.mac);
 
-    // Framing: the SSE event name is the event's type; every payload has the DESIGN.md shape.
+    // Framing: the SSE event name is the event's type; every payload has the shape of docs/PROTOCOL.md, "Events".
     const all = sse.events(ID);
     expect(new Set(all.map((e) => e.type))).toEqual(
       new Set(['devIncoming', 'devStatus', 'devNotify', 'devChange', 'devUpdate', 'devLeaving']),

@@ -2,7 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 
 /**
  * A raw LWMQN test device over the `mqtt` package: it speaks the wire protocol of
- * PROTOCOL.md directly, so integration tests can send exactly the bytes they mean (including
+ * docs/PROTOCOL.md directly, so integration tests can send exactly the bytes they mean (including
  * malformed ones) and see exactly what the server publishes back.
  */
 

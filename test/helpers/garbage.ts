@@ -11,7 +11,7 @@ import { MAC } from './devices';
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 export const RESPONDING: ReadonlySet<ClientChannel> = new Set(['register', 'deregister', 'update', 'ping', 'notify', 'schedule']);
 
-// ---- oracles: written from PROTOCOL.md, independent of the handlers' own helpers -------------
+// ---- oracles: written from docs/PROTOCOL.md, independent of the handlers' own helpers -------------
 
 /** The clientId a message speaks for, or null when it must be dropped unanswered. */
 export function targetOf(channel: ClientChannel, topic: unknown, mqttClientId: unknown): string | null {
@@ -83,7 +83,7 @@ export function validBody(channel: ClientChannel, transId: number): Record<strin
 const smallJson = fc.jsonValue({ maxDepth: 2 });
 const someObject = fc.dictionary(fc.string({ maxLength: 6 }), smallJson, { maxKeys: 3 });
 const someArray = fc.array(smallJson, { maxLength: 4 });
-/** A string of `min..max` code points (zod, like PROTOCOL.md, counts characters, not UTF-16 units). */
+/** A string of `min..max` code points (zod, like docs/PROTOCOL.md, counts characters, not UTF-16 units). */
 const repeated = (min: number, max: number) =>
   fc.tuple(fc.string({ minLength: 1, maxLength: 3, unit: 'binary' }), fc.integer({ min, max })).map(([s, n]) => {
     const chars = Array.from(s);

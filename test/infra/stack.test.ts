@@ -57,7 +57,7 @@ function flatten(value: unknown): string {
 const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 describe('topic rules', () => {
-  test('one rule per client channel, with the DESIGN.md SQL, a Lambda action and an error action', () => {
+  test('one rule per client channel, with the SQL of docs/PROTOCOL.md, "Handler input", a Lambda action and an error action', () => {
     const rules = resourcesOf('AWS::IoT::TopicRule');
     expect(rules).toHaveLength(CLIENT_CHANNELS.length);
     for (const channel of CLIENT_CHANNELS) {
@@ -178,7 +178,7 @@ describe('functions', () => {
     expect(out).toBe('done:undefined');
   });
 
-  test('every function gets the settings through the DESIGN.md environment', () => {
+  test('every function gets the settings through the documented environment (README.md, "Configuration")', () => {
     const s = synth({ requestTimeoutMs: 7000, defaultLifetime: 3600, join: 'permit', iotEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com' });
     const t = s.template.toJSON();
     const ours = Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function');

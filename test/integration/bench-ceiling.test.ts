@@ -4,7 +4,7 @@ import { TestDevice, type TestDeviceOptions } from '../helpers/device';
 
 /**
  * The benchmark's ceiling responder stands for "the fastest server possible", so it must still
- * do what PROTOCOL.md section 3 asks of every server: read each object before answering.
+ * do what docs/PROTOCOL.md, "Registration", asks of every server: read each object before answering.
  */
 let ceiling: ServerUnderTest;
 const devices: TestDevice[] = [];

@@ -14,7 +14,7 @@ import { makeDeps, ManualClock, message, startTestStore, type TestDeps, type Tes
 
 /**
  * Concurrent handlers on one device against the real store (dynalite), as Lambda runs them in
- * the cloud: nothing here goes through the bridge's per-device ordering. DESIGN.md "State":
+ * the cloud: nothing here goes through the bridge's per-device ordering. docs/ARCHITECTURE.md, "Where each protocol rule lives":
  * concurrent handlers must not lose each other's writes (partial, conditional updates), and a
  * renewal racing the reaper either wins or loses, never half.
  */

@@ -1,7 +1,7 @@
 import { registerDevice, sampleObjects, startWorld, type IntegrationWorld, type ObservedEvent } from '../helpers/integration';
 
 /**
- * Every event type of PROTOCOL.md section 8, observed the way an application sees it: on the
+ * Every event type of docs/PROTOCOL.md, "Events", observed the way an application sees it: on the
  * MQTT topic `lwmqn/events/<clientId>/<type>` with payload `{type, clientId, data, timestamp}`.
  */
 let world: IntegrationWorld;

@@ -4,7 +4,7 @@ import { eventually } from '../helpers/poll';
 
 /**
  * A registered device's life through the real broker, bridge and store: update, ping, notify,
- * schedule (sleep/wake), lwt, deregister and lifetime expiry (PROTOCOL.md sections 2 and 6).
+ * schedule (sleep/wake), lwt, deregister and lifetime expiry (docs/PROTOCOL.md, "Channels" and "Lifetime, sleep and offline").
  */
 let world: IntegrationWorld;
 let seq = 0;

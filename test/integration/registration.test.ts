@@ -8,8 +8,8 @@ import {
 import { eventually } from '../helpers/poll';
 
 /**
- * Registration through a real Mosquitto, the real bridge and dynalite (PROTOCOL.md sections 2
- * and 3): answers, the object reads the server makes before it answers, what the HTTP API shows.
+ * Registration through a real Mosquitto, the real bridge and dynalite (docs/PROTOCOL.md,
+ * "Channels" and "Registration"): answers, the object reads the server makes before it answers, what the HTTP API shows.
  */
 let world: IntegrationWorld;
 

@@ -16,7 +16,7 @@ import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from
  * - no exception escapes the handler (the bridge would retry it forever, Lambda would too);
  * - on a channel with a response topic, when the topic names a client, exactly one answer goes
  *   to `<channel>/response/<id>`: `{transId, status: 400}`, transId echoed when the payload had
- *   a usable non-negative integer transId, else 0 (PROTOCOL.md section 2);
+ *   a usable non-negative integer transId, else 0 (docs/PROTOCOL.md, "transId echo");
  * - nothing at all is published for foreign topics and spoofed publishers, nor on lwt/response;
  * - no event is emitted, the registered device's record is unchanged, no other device or
  *   registration appears, and Object.prototype is not polluted.
