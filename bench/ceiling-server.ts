@@ -19,7 +19,7 @@ export async function startCeiling(): Promise<ServerUnderTest> {
     const [channel, clientId] = topic.split('/');
     let msg: { transId?: number; objList?: Record<string, unknown>; status?: number };
     try {
-      msg = JSON.parse(payload.toString());
+      msg = JSON.parse(payload.toString()) as typeof msg;
     } catch {
       return;
     }

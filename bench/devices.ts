@@ -20,8 +20,29 @@ export function makeDevice(kind: ClientKind, clientId: string, url: string): Ben
   return kind === 'mqtt-node' ? new MqttNodeDevice(clientId, url) : new LightDevice(clientId, url);
 }
 
+/** A node-style callback of mqtt-node's, with the server's answer. */
+type StatusCallback = (err: Error | null, rsp: { status: number }) => void;
+
+/** The part of `mqtt-node`'s client (an untyped package) the bench drives. */
+interface MqttNodeClient {
+  once(event: 'ready', listener: () => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  connect(url: string, opts: { reconnectPeriod: number }, cb: StatusCallback): void;
+  notify(note: { oid: number; iid: number; rid: number; data: unknown }, cb: StatusCallback): void;
+  deregister(cb: StatusCallback): void;
+  /** Its MQTT.js client, once connected. */
+  mc?: { end(force: boolean): void } | null;
+}
+
+type MqttNodeConstructor = new (clientId: string, so: SmartObjectLike, opts: { lifetime: number }) => MqttNodeClient;
+
+/** The part of `smartobject` (untyped) the bench uses. */
+interface SmartObjectLike {
+  init(oid: string, iid: number, resources: Record<string, unknown>): void;
+}
+
 class MqttNodeDevice implements BenchDevice {
-  private readonly node: any;
+  private readonly node: MqttNodeClient;
   /** mqtt-node learns the host's ip and mac asynchronously; registering before would send nulls. */
   private readonly ready: Promise<void>;
   constructor(
@@ -29,13 +50,13 @@ class MqttNodeDevice implements BenchDevice {
     private readonly url: string,
   ) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const MqttNode = require('mqtt-node');
+    const MqttNode = require('mqtt-node') as MqttNodeConstructor;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const SmartObject = require('smartobject');
+    const SmartObject = require('smartobject') as new () => SmartObjectLike;
     const so = new SmartObject();
     so.init('temperature', 0, { sensorValue: 21.5, units: 'C' });
     this.node = new MqttNode(clientId, so, { lifetime: 3600 });
-    this.ready = new Promise((resolve) => this.node.once('ready', resolve));
+    this.ready = new Promise((resolve) => this.node.once('ready', () => resolve()));
     this.node.on('error', () => undefined);
   }
   prepare(): Promise<void> {
@@ -43,23 +64,15 @@ class MqttNodeDevice implements BenchDevice {
   }
   async register(): Promise<number> {
     await this.ready;
-    return withTimeout((done) =>
-      this.node.connect(this.url, { reconnectPeriod: 0 }, (err: Error | null, rsp: { status: number }) =>
-        done(err ? 0 : rsp.status),
-      ),
-    );
+    return withTimeout((done) => this.node.connect(this.url, { reconnectPeriod: 0 }, (err, rsp) => done(err ? 0 : rsp.status)));
   }
   notify(value: number): Promise<number> {
     return withTimeout((done) =>
-      this.node.notify({ oid: 3303, iid: 0, rid: 5700, data: value }, (err: Error | null, rsp: { status: number }) =>
-        done(err ? 0 : rsp.status),
-      ),
+      this.node.notify({ oid: 3303, iid: 0, rid: 5700, data: value }, (err, rsp) => done(err ? 0 : rsp.status)),
     );
   }
   deregister(): Promise<number> {
-    return withTimeout((done) =>
-      this.node.deregister((err: Error | null, rsp: { status: number }) => done(err ? 0 : rsp.status)),
-    );
+    return withTimeout((done) => this.node.deregister((err, rsp) => done(err ? 0 : rsp.status)));
   }
   close(): void {
     this.node.mc?.end(true);
@@ -133,7 +146,7 @@ class LightDevice implements BenchDevice {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    const msg = JSON.parse(payload.toString());
+    const msg = JSON.parse(payload.toString()) as { transId: number; cmdId?: number; oid?: number; status: number };
     if (topic.startsWith('request/')) {
       const data = msg.cmdId === 0 ? TREE[String(msg.oid)] : undefined;
       const answer = data ? { transId: msg.transId, cmdId: msg.cmdId, status: 205, data } : { transId: msg.transId, cmdId: msg.cmdId, status: 404 };

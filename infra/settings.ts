@@ -107,6 +107,9 @@ function text(lookup: Lookup, key: string): string | undefined {
 function int(lookup: Lookup, key: string, fallback: number, min: number, max: number): number {
   const v = lookup(key);
   if (v === undefined || v === null || v === '') return fallback;
+  // Context values are strings or JSON numbers; anything else that does not read as an integer
+  // (an object stringifies as '[object Object]') is refused below.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   const n = typeof v === 'number' ? v : Number(String(v).trim());
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new Error(`context ${key}: an integer from ${min} to ${max}, not ${JSON.stringify(v)}`);

@@ -8,9 +8,16 @@ export class ApiError extends Error {
   }
 }
 
+/** An answer of the API: its HTTP status and its body (JSON, or the text when it is not JSON). */
+export interface ApiAnswer<T = unknown> {
+  status: number;
+  body: T;
+}
+
 export interface ApiClient {
   base: string;
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** `T` is what the API answers with on success; an error answer's body is `{ error }` instead. */
+  call<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>>;
   stream(path: string): Promise<Response>;
 }
 
@@ -27,16 +34,16 @@ export function apiClient(base: string, token?: string): ApiClient {
   };
   return {
     base: root,
-    async call(method, path, body) {
+    async call<T>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
       const res = await reach(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();
-      let parsed: any = text;
+      let parsed: unknown = text;
       try {
-        parsed = text ? JSON.parse(text) : null;
+        parsed = text ? (JSON.parse(text) as unknown) : null;
       } catch {
         // not JSON: keep the text as the reason
       }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed as T };
     },
     stream: (path) => reach(path, { method: 'GET' }),
   };

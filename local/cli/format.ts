@@ -32,5 +32,6 @@ export function keyValues(record: Record<string, unknown>): string {
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '-';
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  // JSON from the API: a string as it is; numbers, booleans, objects and arrays as their JSON.
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }

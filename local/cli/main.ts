@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { apiClient, ApiError, type ApiClient } from './client';
+import type { LwmqnEvent } from '../../shared/ports';
+import { apiClient, ApiError, type ApiAnswer, type ApiClient } from './client';
 import { keyValues, statusText, table } from './format';
 
 /**
@@ -19,18 +20,30 @@ const opts = () => program.opts<{ api: string; token?: string; json?: boolean }>
 const api = (): ApiClient => apiClient(opts().api, opts().token);
 const enc = encodeURIComponent;
 
+/** A field of an answer's body, whatever the body is (a JSON object, an array, text or null). */
+const field = (body: unknown, key: string): unknown =>
+  typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[key] : undefined;
+
 /** Prints the answer and fails on any error status, the device's included. */
-function show(res: { status: number; body: any }, human: (body: any) => string): void {
+function show<T>(res: ApiAnswer<T>, human: (body: T) => string): void {
   if (opts().json) console.log(JSON.stringify(res.body, null, 2));
   if (res.status >= 400) {
-    const reason = res.body?.error ?? JSON.stringify(res.body);
+    // An error answer is `{ error: string }`.
+    const reason = (field(res.body, 'error') as string | undefined) ?? JSON.stringify(res.body);
     throw new ApiError(`${statusText(res.status)}: ${reason}`, 1);
   }
   if (!opts().json) console.log(human(res.body));
-  if (typeof res.body?.status === 'number' && res.body.status >= 400) process.exitCode = 1;
+  const status = field(res.body, 'status');
+  if (typeof status === 'number' && status >= 400) process.exitCode = 1;
 }
 
-const deviceAnswer = (body: { status: number; data: unknown }) =>
+/** A device's answer to a command, as the API passes it on. */
+interface DeviceAnswer {
+  status: number;
+  data: unknown;
+}
+
+const deviceAnswer = (body: DeviceAnswer) =>
   body.data === null || body.data === undefined
     ? statusText(body.status)
     : `${statusText(body.status)}\n${JSON.stringify(body.data, null, 2)}`;
@@ -55,14 +68,18 @@ function jsonArg(raw: string, what: string): unknown {
 program
   .command('start')
   .description('run the local stack (what npm start does)')
-  .action(() => require('../start'));
+  .action(() => {
+    // Loaded only when asked for: loading it starts the stack.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('../start');
+  });
 
 program
   .command('devices')
   .description('list registered devices')
   .action(async () => {
     const now = Date.now() / 1000;
-    show(await api().call('GET', '/devices'), (rows: any[]) =>
+    show(await api().call<Array<Record<string, unknown> & { expiresAt: number }>>('GET', '/devices'), (rows) =>
       rows.length === 0
         ? 'no devices registered'
         : table(
@@ -75,7 +92,7 @@ program
 program
   .command('device <id>')
   .description('show one device\'s record')
-  .action(async (id: string) => show(await api().call('GET', `/devices/${enc(id)}`), keyValues));
+  .action(async (id: string) => show(await api().call<Record<string, unknown>>('GET', `/devices/${enc(id)}`), keyValues));
 
 program
   .command('objects <id>')
@@ -89,7 +106,7 @@ for (const cmd of ['read', 'discover'] as const) {
     .command(`${cmd} <id> <path>`)
     .description(`${cmd} an object, instance or resource (numbers or IPSO names: temperature/0/sensorValue)`)
     .action(async (id: string, path: string) =>
-      show(await api().call('POST', `/devices/${enc(id)}/${cmd}`, { path }), deviceAnswer),
+      show(await api().call<DeviceAnswer>('POST', `/devices/${enc(id)}/${cmd}`, { path }), deviceAnswer),
     );
 }
 
@@ -97,7 +114,7 @@ program
   .command('write <id> <path> <value>')
   .description('write a resource (value as JSON, or text)')
   .action(async (id: string, path: string, raw: string) =>
-    show(await api().call('POST', `/devices/${enc(id)}/write`, { path, value: value(raw) }), deviceAnswer),
+    show(await api().call<DeviceAnswer>('POST', `/devices/${enc(id)}/write`, { path, value: value(raw) }), deviceAnswer),
   );
 
 program
@@ -105,7 +122,7 @@ program
   .description('set report attributes, e.g. \'{"pmin":1,"pmax":60}\'')
   .action(async (id: string, path: string, raw: string) =>
     show(
-      await api().call('POST', `/devices/${enc(id)}/write-attrs`, { path, attrs: jsonArg(raw, 'attrs') }),
+      await api().call<DeviceAnswer>('POST', `/devices/${enc(id)}/write-attrs`, { path, attrs: jsonArg(raw, 'attrs') }),
       deviceAnswer,
     ),
   );
@@ -115,7 +132,10 @@ program
   .description('execute a resource, with an optional JSON array of arguments')
   .action(async (id: string, path: string, raw?: string) =>
     show(
-      await api().call('POST', `/devices/${enc(id)}/execute`, { path, ...(raw ? { args: jsonArg(raw, 'args') } : {}) }),
+      await api().call<DeviceAnswer>('POST', `/devices/${enc(id)}/execute`, {
+        path,
+        ...(raw ? { args: jsonArg(raw, 'args') } : {}),
+      }),
       deviceAnswer,
     ),
   );
@@ -125,13 +145,13 @@ program
   .description('start (or with --cancel stop) notifications of a target')
   .option('--cancel', 'stop observing')
   .action(async (id: string, path: string, o: { cancel?: boolean }) =>
-    show(await api().call('POST', `/devices/${enc(id)}/observe`, { path, cancel: !!o.cancel }), deviceAnswer),
+    show(await api().call<DeviceAnswer>('POST', `/devices/${enc(id)}/observe`, { path, cancel: !!o.cancel }), deviceAnswer),
   );
 
 program
   .command('ping <id>')
   .description('ping a device')
-  .action(async (id: string) => show(await api().call('POST', `/devices/${enc(id)}/ping`), deviceAnswer));
+  .action(async (id: string) => show(await api().call<DeviceAnswer>('POST', `/devices/${enc(id)}/ping`), deviceAnswer));
 
 program
   .command('announce <text>')
@@ -144,7 +164,10 @@ program
   .action(async (raw: string) => {
     const seconds = Number(raw);
     if (!Number.isInteger(seconds) || seconds < 0) throw new ApiError('seconds must be a whole number >= 0', 1);
-    show(await api().call('POST', '/permit-join', { seconds }), (b) => `join permitted for ${b.joinTimeLeft}s`);
+    show(
+      await api().call<{ joinTimeLeft: number }>('POST', '/permit-join', { seconds }),
+      (b) => `join permitted for ${b.joinTimeLeft}s`,
+    );
   });
 
 program
@@ -172,7 +195,7 @@ program
           .map((l) => l.slice(5).trim())
           .join('\n');
         if (!data || data === '{}') continue;
-        const event = JSON.parse(data);
+        const event = JSON.parse(data) as LwmqnEvent;
         if (opts().json) console.log(JSON.stringify(event));
         else console.log(`${new Date(event.timestamp).toISOString()}  ${event.type.padEnd(11)}  ${event.clientId}  ${JSON.stringify(event.data)}`);
       }

@@ -31,7 +31,7 @@ export async function startMosquitto(extraConfig: string[] = ['allow_anonymous t
   writeFileSync(conf, [...base, ...extraConfig, ''].join('\n'));
   const child = spawn(mosquittoBinary(), ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
+  child.stderr.on('data', (d) => (stderr += d));
   await waitForPort(port, child, () => stderr);
   return {
     url: `mqtt://127.0.0.1:${port}`,
