@@ -139,7 +139,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     let reaping: Promise<unknown> = Promise.resolve();
     const reap = () => {
       const run = reaper(deps);
-      reaping = run.catch((err) => logger.error({ err }, 'reaper run failed'));
+      reaping = run.catch((err: unknown) => logger.error({ err }, 'reaper run failed'));
       return run;
     };
     let busy = false;

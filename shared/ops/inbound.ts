@@ -28,7 +28,7 @@ export async function receive<S extends z.ZodType>(
   if (schema === null) return { clientId, body: undefined as z.infer<S> };
   const decoded = decodeBase64Payload(message.payload);
   let reason: string;
-  let raw: unknown = decoded.value;
+  const raw: unknown = decoded.value;
   if (decoded.ok) {
     const parsed = schema.safeParse(decoded.value);
     if (parsed.success) return { clientId, body: parsed.data };

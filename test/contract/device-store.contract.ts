@@ -124,7 +124,7 @@ export function deviceStoreContract(name: string, make: () => Promise<DeviceStor
         await expect(devices.apply('a', storeNotification('3303', '0', { '5700': bad }, T0 + 1000))).rejects.toBeInstanceOf(RejectedValueError);
       }
       await expect(devices.apply('a', storeInstanceValues('3303', '0', { '': 1 }, T0))).rejects.toBeInstanceOf(RejectedValueError);
-      await expect(devices.create(deviceItem('b', T0, { objects: { '1': { '0': { '1': 1e999 } } } }), T0)).rejects.toBeInstanceOf(
+      await expect(devices.create(deviceItem('b', T0, { objects: { '1': { '0': { '1': Number.POSITIVE_INFINITY } } } }), T0)).rejects.toBeInstanceOf(
         RejectedValueError,
       );
       expect(await devices.get('a', T0)).toEqual(deviceItem('a'));

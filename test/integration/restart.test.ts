@@ -62,8 +62,8 @@ async function launch(overrides: NodeJS.ProcessEnv = {}): Promise<Server> {
   // detached: a group of its own (npx -> tsx -> node), signalled as a whole like a terminal does.
   const child = spawn('npx', ['tsx', 'local/start.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
   // 'close' comes once every process holding the pipes (the whole chain) has exited.
   const closed = new Promise<void>((ok) => child.once('close', () => ok()));
   const server: Server = { child, apiUrl: `http://127.0.0.1:${port}`, output: () => output, closed };

@@ -75,7 +75,7 @@ describe.each([...CLIENT_CHANNELS])('%s handler', (channel) => {
           await handler(msg, deps);
         } catch (err) {
           tried.escaped++;
-          throw new Error(`${channel} handler threw on ${kind}: ${(err as Error).stack}`);
+          throw new Error(`${channel} handler threw on ${kind}: ${(err as Error).stack}`, { cause: err });
         }
 
         const target = targetOf(channel, topic, mqttClientId);

@@ -178,7 +178,7 @@ function newItem(id: string, nowMs: number): DeviceItem {
     ip: '10.0.0.1',
     mac: 'aa:bb',
     version: '1',
-    objList: { '3303': ['0', '1'] } as unknown as DeviceItem['objList'],
+    objList: { '3303': ['0', '1'] },
     status: 'online',
     expiresAt: now + 600,
     objects: { '3303': { '0': { '5700': 1, '5701': 'C' }, '1': { '5700': 2, '5701': 'C' } } },
