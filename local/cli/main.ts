@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import type { LwmqnEvent } from '../../shared/ports';
 import { apiClient, ApiError, type ApiAnswer, type ApiClient } from './client';
+import type { ObjectTree } from '../../shared/store/model';
 import { keyValues, statusText, table } from './format';
+import { objectLines } from './objects';
 
 /**
  * `lwmqn`: the management API from a terminal. Tables for people, `--json` for scripts; the
@@ -96,10 +98,8 @@ program
 
 program
   .command('objects <id>')
-  .description('show one device\'s stored object tree')
-  .action(async (id: string) =>
-    show(await api().call('GET', `/devices/${enc(id)}/objects`), (b) => JSON.stringify(b, null, 2)),
-  );
+  .description('show one device\'s stored objects: IPSO names, ids, values with units (--json: the raw tree)')
+  .action(async (id: string) => show(await api().call<ObjectTree>('GET', `/devices/${enc(id)}/objects`), objectLines));
 
 for (const cmd of ['read', 'discover'] as const) {
   program
@@ -201,6 +201,12 @@ program
       }
     }
   });
+
+// A reader that stops early (`lwmqn events | head`) closes the pipe: that ends the command, quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ApiError) {

@@ -52,3 +52,19 @@ export function wireId(id: string): string | number {
   const n = asNumeric(id);
   return n !== undefined ? n : id;
 }
+
+/** The IPSO/LWM2M name of an object, or undefined when the dictionary does not know it. */
+export function oidName(oid: string): string | undefined {
+  const n = asNumeric(oid);
+  const entry = n !== undefined ? (lwm2mId.getOid(n) as { key?: unknown } | undefined) : undefined;
+  return typeof entry?.key === 'string' ? entry.key : undefined;
+}
+
+/** The name of a resource under its object (or among the generic resources), or undefined. */
+export function ridName(oid: string, rid: string): string | undefined {
+  const o = asNumeric(oid);
+  const r = asNumeric(rid);
+  if (o === undefined || r === undefined) return undefined;
+  const entry = (lwm2mId.getRid(o, r) ?? lwm2mId.getRid(r)) as { key?: unknown } | undefined;
+  return typeof entry?.key === 'string' ? entry.key : undefined;
+}

@@ -83,12 +83,50 @@ test('device <id>: the record; an unknown id exits non-zero with the API\'s reas
   expect(unknown.stderr).toMatch(/not registered/);
 });
 
-test('objects <id>: the stored tree, keyed by numeric ids', async () => {
-  const shown = await lwmqn(['objects', ID]);
+test('objects <id> --json: the stored tree, keyed by numeric ids', async () => {
+  const shown = await lwmqn(['objects', ID, '--json']);
   expect(shown.code).toBe(0);
   const tree = JSON.parse(shown.stdout);
   expect(tree['3303']).toEqual({ '0': { '5700': 21.5, '5701': 'C' } });
   expect(tree['3311']).toEqual({ '0': { '5850': false } });
+});
+
+test('objects <id>: one line per resource with its IPSO names, its ids and its value in the instance\'s units', async () => {
+  const shown = await lwmqn(['objects', ID]);
+  expect(shown.code).toBe(0);
+  expect(shown.stdout).toMatch(/^temperature\/0\/sensorValue\s+\(3303\/0\/5700\)\s+21\.5 C$/m);
+  expect(shown.stdout).toMatch(/^temperature\/0\/units\s+\(3303\/0\/5701\)\s+C$/m);
+  expect(shown.stdout).toMatch(/^lightCtrl\/0\/onOff\s+\(3311\/0\/5850\)\s+false$/m);
+});
+
+test('a command piped into a reader that stops early ends quietly (lwmqn events | head -n 1)', async () => {
+  const shell = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" --api ${world.stack.apiUrl} events | head -n 1`], {
+    cwd: ROOT,
+    env: cliEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  shell.stdout.on('data', (d) => (out += d));
+  shell.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((done) => shell.once('exit', (code) => done(code)));
+  let value = 60;
+  try {
+    // The first event fills head's one line; the next write after head has gone meets a closed pipe.
+    await eventually(
+      async () => {
+        value += 1;
+        await nodeCall((cb) => dev.node.notify({ oid: 3303, iid: 0, rid: 5700, data: value }, cb));
+        expect(shell.exitCode).not.toBeNull();
+      },
+      { timeoutMs: 20_000, intervalMs: 300 },
+    );
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/devNotify/);
+    expect(err).toBe('');
+  } finally {
+    shell.kill('SIGTERM');
+  }
 });
 
 test('read: exit 0, shows 205 and the value (by name and by number); --json gives {status, data}', async () => {
