@@ -1,10 +1,12 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Deps } from '../shared/deps';
 import { DeviceNotRegistered, sendCommand } from '../shared/ops/commands';
 import { emitEvent, respond } from '../shared/ops/outbound';
 import type { CommandName } from '../shared/protocol/cmd-ids';
+import { announceBody, COMMANDS, MAX_ANNOUNCE_BYTES, MAX_BODY_BYTES, permitJoinBody } from './api-schemas';
+import { openApiDocument } from './openapi';
 import { parsePath, type Target } from '../shared/protocol/paths';
 import { firstProblem, LIMITS } from '../shared/protocol/payload';
 import { describeIssue } from '../shared/protocol/schemas';
@@ -28,38 +30,6 @@ export interface ApiOptions {
 }
 
 const HEALTH_PROBE_MS = 2_000;
-
-const MAX_BODY_BYTES = 64 * 1024;
-const MAX_ANNOUNCE_BYTES = 16 * 1024;
-const MAX_PERMIT_SECONDS = 7 * 86_400;
-
-const attrsSchema = z.strictObject({
-  pmin: z.number().min(0).optional(),
-  pmax: z.number().min(0).optional(),
-  gt: z.number().optional(),
-  lt: z.number().optional(),
-  stp: z.number().min(0).optional(),
-  cancel: z.boolean().optional(),
-  pintvl: z.number().min(0).optional(),
-});
-
-/** Body schema and target rules of each device command. */
-const COMMANDS: Record<string, { cmd: CommandName; body: z.ZodType; needs: 'oid' | 'iid' | 'rid' | 'none' }> = {
-  read: { cmd: 'read', body: z.object({ path: z.string() }), needs: 'oid' },
-  discover: { cmd: 'discover', body: z.object({ path: z.string() }), needs: 'oid' },
-  write: {
-    cmd: 'write',
-    body: z.object({ path: z.string(), value: z.unknown() }).refine((b) => b.value !== undefined, {
-      message: 'value is required',
-      path: ['value'],
-    }),
-    needs: 'iid',
-  },
-  'write-attrs': { cmd: 'writeAttrs', body: z.object({ path: z.string(), attrs: attrsSchema }), needs: 'oid' },
-  execute: { cmd: 'execute', body: z.object({ path: z.string(), args: z.array(z.unknown()).max(64).optional() }), needs: 'rid' },
-  observe: { cmd: 'observe', body: z.object({ path: z.string(), cancel: z.boolean().optional() }), needs: 'oid' },
-  ping: { cmd: 'ping', body: z.object({}).optional(), needs: 'none' },
-};
 
 class BadRequest extends Error {}
 
@@ -92,6 +62,8 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
     const body = { ok: problems.length === 0, join: deps.config.join, joinTimeLeft: left ?? null };
     return problems.length === 0 ? c.json(body) : c.json({ ...body, status: 'degraded', problems }, 503);
   });
+
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
 
   app.get('/devices', async (c) => c.json(await deps.devices.list(deps.clock.now())));
 
@@ -131,14 +103,14 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
   });
 
   app.post('/announce', async (c) => {
-    const { message } = parseBody(z.object({ message: z.string().min(1) }), await readJson(c));
+    const { message } = parseBody(announceBody, await readJson(c));
     if (Buffer.byteLength(message) > MAX_ANNOUNCE_BYTES) throw new BadRequest(`message is over ${MAX_ANNOUNCE_BYTES} bytes`);
     await deps.publisher.publish(ANNOUNCE_TOPIC, message);
     return c.json({ ok: true });
   });
 
   app.post('/permit-join', async (c) => {
-    const { seconds } = parseBody(z.object({ seconds: z.number().int().min(0).max(MAX_PERMIT_SECONDS) }), await readJson(c));
+    const { seconds } = parseBody(permitJoinBody, await readJson(c));
     await deps.settings.setJoinUntilMs(deps.clock.now() + seconds * 1000);
     return c.json({ joinTimeLeft: seconds });
   });
