@@ -23,6 +23,8 @@ import { numberProblem } from '../shared/store/storable';
 export interface ApiOptions {
   /** The live event stream behind `GET /events`, where the runtime has one. */
   events?: { subscribe(listener: (event: LwmqnEvent) => void): () => void };
+  /** Prometheus text for `GET /metrics`, where the runtime keeps its figures in process. */
+  metrics?: () => Promise<string>;
   /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
   token?: string;
   /** What the runtime knows is wrong (broker link down, messages waiting for the store). */
@@ -64,6 +66,11 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
   });
 
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
+
+  app.get('/metrics', async (c) => {
+    if (!options.metrics) return c.json({ error: 'metrics go to CloudWatch here (embedded metric format)' }, 501);
+    return c.text(await options.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
 
   app.get('/devices', async (c) => c.json(await deps.devices.list(deps.clock.now())));
 
@@ -245,5 +252,10 @@ export async function handler(event: unknown, context: unknown): Promise<unknown
     const { depsFromEnv } = await import('./lambda/runtime');
     lambdaHandler = handle(createApi(await depsFromEnv(), { token: process.env.LWMQN_API_TOKEN })) as unknown as LambdaHandler;
   }
-  return lambdaHandler(event, context);
+  try {
+    return await lambdaHandler(event, context);
+  } finally {
+    const { flushMetrics } = await import('./lambda/runtime');
+    flushMetrics();
+  }
 }

@@ -18,4 +18,4 @@ export async function deregister(message: ChannelMessage, deps: Deps): Promise<v
   ]);
 }
 
-export const handler = channelEntry(deregister);
+export const handler = channelEntry('deregister', deregister);

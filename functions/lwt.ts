@@ -12,4 +12,4 @@ export async function lwt(message: ChannelMessage, deps: Deps): Promise<void> {
   if (before) await emitEvent(deps, 'devStatus', inbound.clientId, 'offline');
 }
 
-export const handler = channelEntry(lwt);
+export const handler = channelEntry('lwt', lwt);

@@ -45,4 +45,4 @@ export async function notify(message: ChannelMessage, deps: Deps): Promise<void>
   ]);
 }
 
-export const handler = channelEntry(notify);
+export const handler = channelEntry('notify', notify);

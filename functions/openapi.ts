@@ -111,6 +111,17 @@ export function apiRoutes(): RouteConfig[] {
     },
     {
       method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics: messages, answers, handler and store latency, commands, devices by status, the bridge backlog',
+      tags: ['server'],
+      responses: {
+        200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+        ...failures,
+        501: json(errorAnswer, 'not in this runtime: the cloud writes CloudWatch metrics (embedded metric format)'),
+      },
+    },
+    {
+      method: 'get',
       path: '/openapi.json',
       summary: 'This document',
       tags: ['server'],

@@ -22,4 +22,4 @@ export async function ping(message: ChannelMessage, deps: Deps): Promise<void> {
   ]);
 }
 
-export const handler = channelEntry(ping);
+export const handler = channelEntry('ping', ping);

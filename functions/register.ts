@@ -13,4 +13,4 @@ export async function register(message: ChannelMessage, deps: Deps): Promise<voi
   if (inbound) await registerDevice(deps, inbound.clientId, inbound.body);
 }
 
-export const handler = channelEntry(register);
+export const handler = channelEntry('register', register);

@@ -38,4 +38,4 @@ function dropped(deps: Deps, clientId: string, body: { cmdId: number; transId: n
   deps.log.debug({ clientId, cmdId: body.cmdId, transId: body.transId }, 'dropped a response nobody waits for');
 }
 
-export const handler = channelEntry(response);
+export const handler = channelEntry('response', response);

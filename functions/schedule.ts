@@ -25,4 +25,4 @@ export async function schedule(message: ChannelMessage, deps: Deps): Promise<voi
   ]);
 }
 
-export const handler = channelEntry(schedule);
+export const handler = channelEntry('schedule', schedule);

@@ -13,4 +13,4 @@ export async function update(message: ChannelMessage, deps: Deps): Promise<void>
   if (inbound) await updateDevice(deps, inbound.clientId, inbound.body);
 }
 
-export const handler = channelEntry(update);
+export const handler = channelEntry('update', update);

@@ -140,6 +140,11 @@ export class Bridge {
     return this.behindAt;
   }
 
+  /** Messages taken and not yet acknowledged, and those waiting to be retried. */
+  backlog(): { backlog: number; retrying: number } {
+    return { backlog: this.acks.size, retrying: this.retrying.size };
+  }
+
   /** Problems that make the server degraded right now (empty when all is well). */
   problems(): string[] {
     const out: string[] = [];
@@ -175,10 +180,13 @@ export class Bridge {
     const deps: Deps = { ...this.deps!, publisher, events: this.eventsFor?.(publisher) ?? this.deps!.events };
     const handled = this.queue.push(key, async () => {
       for (let attempt = 0; ; attempt++) {
+        const started = performance.now();
         try {
           await handler(message, deps);
+          deps.metrics.handled(channel, (performance.now() - started) / 1000, false);
           return;
         } catch (err) {
+          deps.metrics.handled(channel, (performance.now() - started) / 1000, true);
           if (this.closing) throw err; // left unacknowledged: the broker delivers it again next start
           const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
           this.lastError = err instanceof Error ? err.message : String(err);

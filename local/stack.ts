@@ -10,7 +10,7 @@ import type { Deps } from '../shared/deps';
 import { fanOutEventSink, mqttEventSink } from '../shared/events';
 import { systemClock, type Logger, type Publisher } from '../shared/ports';
 import { CachedDeviceStore } from '../shared/store/cached-devices';
-import { createDocumentClient, createDynamoClient, fixedShards, type Table } from '../shared/store/table/client';
+import { createDocumentClient, createDynamoClient, fixedShards, instrumentStore, type Table } from '../shared/store/table/client';
 import { TableDeviceStore } from '../shared/store/table/devices';
 import { ensureTable } from '../shared/store/table/definition';
 import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
@@ -20,6 +20,7 @@ import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
 import { MemoryRegistrationStore } from './memory-registrations';
+import { PromMetrics } from './prom-metrics';
 
 /** Everything `npm start` runs on one machine: broker, store, bridge, HTTP API, reaper. */
 export interface Stack {
@@ -70,6 +71,12 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       },
       ...(embeddedStore ? { signer: embeddedStoreSigner } : {}),
     });
+    // Read only when /metrics is scraped; `deps` and `bridge` exist by then.
+    const metrics = new PromMetrics({
+      devices: () => deps.devices.list(Date.now()),
+      bridge: () => bridge.backlog(),
+    });
+    instrumentStore(dynamo, metrics);
     const tableName = env.TABLE_NAME || 'lwmqn';
     const created = await ensureTable(dynamo, tableName);
     const doc = createDocumentClient(dynamo);
@@ -112,6 +119,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       events: eventsOver(bridge.publisher),
       clock: systemClock,
       log: logger,
+      metrics,
       config,
     };
     // Before any message: with the cache, a first registration then needs no store read.
@@ -121,6 +129,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     const http = serve({
       fetch: createApi(deps, {
         events: bus,
+        metrics: () => metrics.text(),
         token: env.LWMQN_API_TOKEN || undefined,
         problems: () => bridge.problems(),
       }).fetch,

@@ -1,5 +1,5 @@
 import type { ServerConfig } from './config';
-import type { Clock, EventSink, Logger, Publisher } from './ports';
+import type { Clock, EventSink, Logger, Metrics, Publisher } from './ports';
 import type { PendingCommands } from './store/commands';
 import type { DeviceStore } from './store/devices';
 import type { RegistrationStore } from './store/registrations';
@@ -21,6 +21,7 @@ export interface Deps {
   events: EventSink;
   clock: Clock;
   log: Logger;
+  metrics: Metrics;
   config: ServerConfig;
 }
 

@@ -33,3 +33,19 @@ export interface Logger {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * What the server counts and times, the same in both runtimes: Prometheus at `GET /metrics`
+ * locally (local/prom-metrics.ts), CloudWatch metrics in embedded metric format in the cloud
+ * (functions/lambda/emf-metrics.ts).
+ */
+export interface Metrics {
+  /** A channel handler ran (a failed run is retried: the bridge, or Lambda). */
+  handled(channel: string, seconds: number, failed: boolean): void;
+  /** The server answered a device message on `<channel>/response/<id>` with `status`. */
+  answered(channel: string, status: number): void;
+  /** One store request. */
+  storeCall(operation: string, seconds: number, failed: boolean): void;
+  /** A device command ended with the device's status, or without an answer in time. */
+  commandEnded(command: string, outcome: number | 'timeout', seconds: number): void;
+}

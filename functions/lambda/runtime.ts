@@ -4,12 +4,14 @@ import { configFromEnv, positiveInt } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
 import { mqttEventSink } from '../../shared/events';
 import { systemClock, type Publisher } from '../../shared/ports';
-import { createDocumentClient, createDynamoClient, type Table } from '../../shared/store/table/client';
+import type { ClientChannel } from '../../shared/protocol/topics';
+import { createDocumentClient, createDynamoClient, instrumentStore, type Table } from '../../shared/store/table/client';
 import { TablePendingCommands } from '../../shared/store/table/commands';
 import { TableDeviceStore } from '../../shared/store/table/devices';
 import { LEGACY_SHARDS, recordedIndexShards } from '../../shared/store/table/layout';
 import { TableRegistrationStore } from '../../shared/store/table/registrations';
 import { TableSettingsStore } from '../../shared/store/table/settings';
+import { EmfMetrics } from './emf-metrics';
 
 /**
  * The cloud runtime's composition root: builds every port from the environment, once per
@@ -31,6 +33,10 @@ const SETTINGS = [
 ];
 
 let built: { key: string; deps: Promise<Deps> } | undefined;
+
+/** This container's metrics, written at the end of each invocation (`flushMetrics`). */
+const metrics = new EmfMetrics();
+export const flushMetrics = (): void => metrics.flush();
 
 export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Deps> {
   const key = JSON.stringify(SETTINGS.map((name) => env[name]));
@@ -62,7 +68,9 @@ export function iotPublisher(env: NodeJS.ProcessEnv): Publisher {
 }
 
 async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
-  const doc = createDocumentClient(createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}));
+  const dynamo = createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {});
+  instrumentStore(dynamo, metrics);
+  const doc = createDocumentClient(dynamo);
   const name = env.TABLE_NAME ?? 'lwmqn';
   const configured = positiveInt(env, 'LWMQN_INDEX_SHARDS', LEGACY_SHARDS);
   // The table records how many shards its indexes are spread over (shared/store/table/layout.ts);
@@ -92,16 +100,34 @@ async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
     events: mqttEventSink(publisher),
     clock: systemClock,
     log: pino({ level: env.LOG_LEVEL ?? 'info' }),
+    metrics,
     config: configFromEnv(env),
   };
 }
 
 /** A channel entry for a topic rule's Lambda action. Errors propagate so the invocation is retried. */
-export function channelEntry(handle: (message: ChannelMessage, deps: Deps) => Promise<void>) {
-  return async (event: ChannelMessage): Promise<void> => handle(event, await depsFromEnv());
+export function channelEntry(channel: ClientChannel, handle: (message: ChannelMessage, deps: Deps) => Promise<void>) {
+  return async (event: ChannelMessage): Promise<void> => {
+    const deps = await depsFromEnv();
+    const started = performance.now();
+    let failed = true;
+    try {
+      await handle(event, deps);
+      failed = false;
+    } finally {
+      metrics.handled(channel, (performance.now() - started) / 1000, failed);
+      metrics.flush();
+    }
+  };
 }
 
 /** An entry for a schedule (the reaper). */
 export function scheduledEntry<T>(run: (deps: Deps) => Promise<T>) {
-  return async (): Promise<T> => run(await depsFromEnv());
+  return async (): Promise<T> => {
+    try {
+      return await run(await depsFromEnv());
+    } finally {
+      metrics.flush();
+    }
+  };
 }

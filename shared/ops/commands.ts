@@ -47,6 +47,7 @@ export async function sendCommand(
   if (data !== undefined) wire.data = data;
   await deps.publisher.publish(requestTopic(clientId), JSON.stringify(wire));
   const answer = await answered;
+  deps.metrics.commandEnded(cmd, answer ? answer.status : 'timeout', (deps.clock.now() - now) / 1000);
   if (!answer) {
     await deps.commands.close(req);
     return { status: Status.Timeout };

@@ -4,6 +4,7 @@ import { responseTopic, type RespondingChannel } from '../protocol/topics';
 
 /** The server's answer to a device message, on `<channel>/response/<clientId>`. */
 export function respond(deps: Deps, channel: RespondingChannel, clientId: string, transId: number, status: number): Promise<void> {
+  deps.metrics.answered(channel, status);
   return deps.publisher.publish(responseTopic(channel, clientId), JSON.stringify({ transId, status }));
 }
 

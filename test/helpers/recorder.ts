@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ServerConfig } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
-import type { Clock, EventSink, LwmqnEvent, Logger, Publisher } from '../../shared/ports';
+import type { Clock, EventSink, LwmqnEvent, Logger, Metrics, Publisher } from '../../shared/ports';
 import { CachedDeviceStore } from '../../shared/store/cached-devices';
 import { createDocumentClient, fixedShards, type Table } from '../../shared/store/table/client';
 import { TablePendingCommands } from '../../shared/store/table/commands';
@@ -58,6 +58,9 @@ export class ManualClock implements Clock {
 
 export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** Metrics that go nowhere: the handler tests assert on answers and the store, not on figures. */
+export const noMetrics: Metrics = { handled() {}, answered() {}, storeCall() {}, commandEnded() {} };
+
 export interface TestDeps extends Deps {
   /** The raw table, for assertions on what is really stored. */
   table: Table;
@@ -113,6 +116,7 @@ export async function makeDeps(
     events: new RecordingEvents(),
     clock,
     log: silentLog,
+    metrics: noMetrics,
     config: { requestTimeoutMs: 10_000, join: 'open', defaultLifetime: 86_400, ...config },
   };
 }

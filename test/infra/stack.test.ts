@@ -162,7 +162,7 @@ describe('functions', () => {
     expect(bundles.size).toBe(10);
   });
 
-  test('a bundled channel entry loads in plain Node and drops a spoofed message without any AWS call', () => {
+  test('a bundled channel entry loads in plain Node, drops a spoofed message without any AWS call, and writes its CloudWatch metrics record', () => {
     const fnId = logicalIdOfFunction(bundled.stack, bundled.stack.channelFunctions.register);
     const key: string = json.Resources[fnId].Properties.Code.S3Key;
     const bundle = join(bundled.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
@@ -175,7 +175,13 @@ describe('functions', () => {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    expect(out).toBe('done:undefined');
+    // One embedded-metric-format record for the invocation, then the entry's own result.
+    const [record, result] = out.split('\n');
+    expect(result).toBe('done:undefined');
+    const emf = JSON.parse(record) as { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }; Handled: number; channel: string };
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('LWMQN');
+    expect(emf._aws.CloudWatchMetrics[0].Dimensions[0]).toContain('channel');
+    expect(emf).toMatchObject({ channel: 'register', Handled: 1 });
   });
 
   test('every function gets the settings through the documented environment (README.md, "Configuration")', () => {

@@ -1,4 +1,5 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { Metrics } from '../../ports';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
@@ -37,3 +38,21 @@ export const fixedShards =
   (count: number): Table['shards'] =>
   () =>
     Promise.resolve(count);
+
+/** Times every store request and counts the failed ones, by operation (GetItem, UpdateItem...). */
+export function instrumentStore(client: DynamoDBClient, metrics: Metrics): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const started = performance.now();
+      let failed = true;
+      try {
+        const out = await next(args);
+        failed = false;
+        return out;
+      } finally {
+        metrics.storeCall(String(context.commandName ?? 'unknown').replace(/Command$/, ''), (performance.now() - started) / 1000, failed);
+      }
+    },
+    { step: 'initialize', name: 'lwmqnStoreMetrics' },
+  );
+}
