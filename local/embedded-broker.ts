@@ -1,21 +1,136 @@
-import { createServer, type AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes, type Client } from 'aedes';
+import type { Logger } from '../shared/ports';
+import { clientIdProblem, DEFAULT_BRIDGE_ID, deviceReadable, mayPublish, mayRead, maySubscribe, type Role } from './broker-policy';
 import { listen, type Running } from './embedded-store';
 
-/**
- * The embedded broker of `npm start` when MQTT_URL is unset. aedes is an ES module: this file
- * is loaded only when it is needed, so the rest of the stack stays loadable everywhere.
- */
-export async function startEmbeddedBroker(host: string, port: number): Promise<Running> {
-  const broker = await Aedes.createBroker();
-  const server = createServer(broker.handle);
-  await listen(server, host, port);
-  const { port: bound } = server.address() as AddressInfo;
+export interface EmbeddedBrokerOptions {
+  /** MQTT_HOST */
+  host: string;
+  /** MQTT_PORT; 0 picks a free port */
+  port: number;
+  /** LWMQN_BRIDGE_ID: the one client id that gets the bridge's rights, with the per-start secret. */
+  bridgeId: string;
+  log?: Logger;
+}
+
+export interface EmbeddedBroker extends Running {
+  /** How the bridge must log in: its client id as username and a secret made at this start. */
+  bridgeLogin: { clientId: string; username: string; password: string };
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The embedded broker's settings from the environment (README, "Configuration"); reads no file. */
+export function embeddedBrokerSettings(env: NodeJS.ProcessEnv): EmbeddedBrokerOptions {
   return {
-    url: `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}`,
-    close: async () => {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    host: env.MQTT_HOST || '127.0.0.1',
+    port: portSetting(env, 'MQTT_PORT', 1883),
+    bridgeId: env.LWMQN_BRIDGE_ID || DEFAULT_BRIDGE_ID,
   };
+}
+
+function portSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a port number (0 to 65535), not ${raw}`);
+  return n;
+}
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+/**
+ * The embedded broker of `npm start` when MQTT_URL is unset (aedes), confined as Mosquitto is
+ * with local/mosquitto/acl (docs/SECURITY.md, "The embedded broker"):
+ *
+ * - the bridge is the client with id `bridgeId`, username `bridgeId` and the password this
+ *   function makes at each start (returned as `bridgeLogin`; no one else knows it);
+ * - every other client is a device whose MQTT client id is its LWMQN clientId (an invalid one
+ *   is refused at CONNECT);
+ * - a device publishes only on `<channel>/<its id>`; a publish anywhere else closes its
+ *   connection (aedes cannot drop a message quietly); it may subscribe to its own answer and
+ *   request topics and `announce`, named one by one (any other filter gets SUBACK 0x80), and
+ *   every delivery is checked again against the same list.
+ *
+ * aedes is an ES module: this file is loaded only when it is needed, so the rest of the stack
+ * stays loadable everywhere.
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const log = options.log ?? silent;
+  const secret = randomBytes(24).toString('base64url');
+  const bridgeLogin = { clientId: options.bridgeId, username: options.bridgeId, password: secret };
+  const isSecret = (password: Buffer | undefined) => {
+    const want = Buffer.from(secret);
+    return password !== undefined && password.length === want.length && timingSafeEqual(password, want);
+  };
+
+  /** The client id each connection sent (aedes names a client that sent none `aedes_<uuid>`). */
+  const sentIds = new WeakMap<Client, string>();
+  const roles = new WeakMap<Client, { role: Role; readable?: Set<string> }>();
+
+  const broker = await Aedes.createBroker({
+    preConnect: (client, packet, callback) => {
+      sentIds.set(client, packet.clientId);
+      callback(null, true);
+    },
+    authenticate: (client, username, password, done) => {
+      const id = sentIds.get(client);
+      const refuse = (returnCode: number, why: string) => {
+        log.warn({ clientId: id, username, why }, 'embedded broker refused a connection');
+        done(Object.assign(new Error(why), { returnCode }), false);
+      };
+      const accept = (role: Role) => {
+        roles.set(client, { role, readable: role.kind === 'device' ? deviceReadable(role.id) : undefined });
+        done(null, true);
+      };
+      if (id === options.bridgeId) {
+        if (username === options.bridgeId && isSecret(password)) return accept({ kind: 'bridge' });
+        return refuse(5, 'the bridge\'s client id without the bridge\'s secret');
+      }
+      const problem = clientIdProblem(id);
+      if (problem) return refuse(2, problem);
+      accept({ kind: 'device', id: id! });
+    },
+    authorizePublish: (client, packet, callback) => {
+      const role = client ? roles.get(client)?.role : undefined;
+      if (role && mayPublish(role, packet.topic)) return callback(null);
+      log.warn({ clientId: client?.id, topic: packet.topic }, 'embedded broker: publish not allowed, connection closed');
+      callback(new Error(`not allowed to publish on ${packet.topic}`));
+    },
+    authorizeSubscribe: (client, subscription, callback) => {
+      const role = roles.get(client)?.role;
+      if (role && maySubscribe(role, subscription.topic)) return callback(null, subscription);
+      log.warn({ clientId: client.id, filter: subscription.topic }, 'embedded broker: subscription refused');
+      callback(null, null);
+    },
+    authorizeForward: (client, packet) => {
+      const entry = roles.get(client);
+      return entry && mayRead(entry.role, packet.topic, entry.readable) ? packet : null;
+    },
+  });
+
+  const servers: Server[] = [];
+  const close = async () => {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    for (const s of servers) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
+  try {
+    const server = createServer(broker.handle);
+    servers.push(server);
+    await listen(server, options.host, options.port);
+    const url = `mqtt://${shown(options.host)}:${(server.address() as AddressInfo).port}`;
+    if (!LOOPBACK.test(options.host)) {
+      log.warn(
+        { hosts: [options.host] },
+        'embedded broker reachable from the network without accounts: any client can claim any device\'s clientId (docs/SECURITY.md)',
+      );
+    }
+    return { url, bridgeLogin, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
