@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from '../shared/ports';
+import { AccountBook, verifyPassword } from './accounts';
 import { clientIdProblem, DEFAULT_BRIDGE_ID, deviceReadable, mayPublish, mayRead, maySubscribe, type Role } from './broker-policy';
 import { listen, type Running } from './embedded-store';
 
@@ -12,6 +13,8 @@ export interface EmbeddedBrokerOptions {
   port: number;
   /** LWMQN_BRIDGE_ID: the one client id that gets the bridge's rights, with the per-start secret. */
   bridgeId: string;
+  /** LWMQN_USERS_FILE: when set, every client logs in with an account of this file. */
+  usersFile?: string;
   log?: Logger;
 }
 
@@ -28,6 +31,7 @@ export function embeddedBrokerSettings(env: NodeJS.ProcessEnv): EmbeddedBrokerOp
     host: env.MQTT_HOST || '127.0.0.1',
     port: portSetting(env, 'MQTT_PORT', 1883),
     bridgeId: env.LWMQN_BRIDGE_ID || DEFAULT_BRIDGE_ID,
+    usersFile: env.LWMQN_USERS_FILE || undefined,
   };
 }
 
@@ -48,7 +52,8 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
  * - the bridge is the client with id `bridgeId`, username `bridgeId` and the password this
  *   function makes at each start (returned as `bridgeLogin`; no one else knows it);
  * - every other client is a device whose MQTT client id is its LWMQN clientId (an invalid one
- *   is refused at CONNECT);
+ *   is refused at CONNECT); with `usersFile`, it must log in with username = client id and the
+ *   account's password, and application accounts (kind "app") may read the events;
  * - a device publishes only on `<channel>/<its id>`; a publish anywhere else closes its
  *   connection (aedes cannot drop a message quietly); it may subscribe to its own answer and
  *   request topics and `announce`, named one by one (any other filter gets SUBACK 0x80), and
@@ -59,6 +64,18 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log ?? silent;
+  // A setting that cannot work fails here, before anything listens.
+  let accounts: AccountBook | undefined;
+  if (options.usersFile) {
+    try {
+      accounts = new AccountBook(options.usersFile, (err) =>
+        log.error({ err: err.message }, 'LWMQN_USERS_FILE changed and cannot be used: keeping the accounts read before'),
+      );
+    } catch (err) {
+      throw new Error(`LWMQN_USERS_FILE: ${(err as Error).message}`);
+    }
+  }
+
   const secret = randomBytes(24).toString('base64url');
   const bridgeLogin = { clientId: options.bridgeId, username: options.bridgeId, password: secret };
   const isSecret = (password: Buffer | undefined) => {
@@ -91,7 +108,14 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       }
       const problem = clientIdProblem(id);
       if (problem) return refuse(2, problem);
-      accept({ kind: 'device', id: id! });
+      if (!accounts) return accept({ kind: 'device', id: id! });
+      if (username === undefined || password === undefined) return refuse(4, 'no username or password (LWMQN_USERS_FILE is set)');
+      if (username !== id) return refuse(2, 'the client id must be the username');
+      const account = accounts.lookup(username);
+      if (!account) return refuse(4, 'no such account');
+      verifyPassword(account, password.toString('utf8'))
+        .then((ok) => (ok ? accept({ kind: account.kind, id: id! }) : refuse(4, 'wrong password')))
+        .catch((err: Error) => refuse(3, `password check failed: ${err.message}`));
     },
     authorizePublish: (client, packet, callback) => {
       const role = client ? roles.get(client)?.role : undefined;
@@ -122,10 +146,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     servers.push(server);
     await listen(server, options.host, options.port);
     const url = `mqtt://${shown(options.host)}:${(server.address() as AddressInfo).port}`;
-    if (!LOOPBACK.test(options.host)) {
+    const exposed = [options.host].filter((h): h is string => !!h && !LOOPBACK.test(h));
+    if (!accounts && exposed.length > 0) {
       log.warn(
-        { hosts: [options.host] },
-        'embedded broker reachable from the network without accounts: any client can claim any device\'s clientId (docs/SECURITY.md)',
+        { hosts: exposed },
+        'embedded broker reachable from the network without accounts: any client can claim any device\'s clientId; set LWMQN_USERS_FILE (docs/SECURITY.md)',
       );
     }
     return { url, bridgeLogin, close };

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -10,14 +10,15 @@ import { CapturingLog, registerDevice, registerPayload, sampleObjects } from '..
 import { makeNode, nodeCall } from '../helpers/mqtt-node';
 import { eventually } from '../helpers/poll';
 import { startTestStore, type TestStore } from '../helpers/recorder';
-import { startBrokerProcess, type BrokerProcess } from '../helpers/embedded-broker';
+import { brokerStartError, startBrokerProcess, type BrokerProcess } from '../helpers/embedded-broker';
 
 /**
  * The embedded broker of `npm start` (local/embedded-broker.ts, aedes) confines clients as
  * local/mosquitto/acl does on Mosquitto (test/integration/broker-acl.test.ts proves that one):
  * a device publishes only on its own channels and hears only what is meant for it, the server
- * topics come from the bridge alone, no device reads the events. Run with the whole stack
- * (bridge, handlers, API) on it.
+ * topics come from the bridge alone, the events reach only application accounts. Run with the
+ * whole stack (bridge, handlers, API) on it, without accounts, then with accounts (written by
+ * the `lwmqn` CLI).
  *
  * Unlike Mosquitto, aedes cannot drop a publish quietly: a forbidden publish closes the
  * connection before the message goes anywhere (no PUBACK). A refused subscription is
@@ -26,6 +27,7 @@ import { startBrokerProcess, type BrokerProcess } from '../helpers/embedded-brok
  */
 
 const ROOT = resolve(__dirname, '../..');
+const BIN = join(ROOT, 'bin/lwmqn.js');
 
 let store: TestStore;
 let dir: string;
@@ -288,6 +290,150 @@ describe('without accounts (the default of npm start)', () => {
     await eventually(() => expect(w.bridgeSaw.slice(from)).toEqual(['lwt/dev-m2']));
     await w.stack.bridge.idle();
     expect((await w.http('/devices/dev-b')).body.status).toBe('online');
+  });
+});
+
+function cli(args: string[], input?: string) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input, env: { ...process.env, LWMQN_USERS_FILE: '' } });
+}
+
+describe('with accounts (LWMQN_USERS_FILE, written by the CLI)', () => {
+  let w: World;
+  let usersFile: string;
+  let url: string;
+  const passwords: Record<string, string> = { 'dev-a': 'DevASecret0003', 'dev-m': 'DevMSecret0005', 'app-1': 'AppSecret0002' };
+  let devA: TestDevice;
+  let devB: TestDevice;
+  let app: MqttClient;
+  const appHeard: string[] = [];
+  const login = (user: string, extra: IClientOptions = {}): IClientOptions => ({
+    clientId: user,
+    username: user,
+    password: passwords[user],
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    usersFile = join(dir, 'users.json');
+    expect(cli(['add-device', 'dev-a', '--password', passwords['dev-a'], '--users-file', usersFile]).status).toBe(0);
+    expect(cli(['add-device', 'dev-m', '--password', '-', '--users-file', usersFile], `${passwords['dev-m']}\n`).status).toBe(0);
+    const b = cli(['add-device', 'dev-b', '--users-file', usersFile]);
+    expect(b.status).toBe(0);
+    passwords['dev-b'] = /^password: (\S+)$/m.exec(b.stdout)![1];
+    expect(cli(['add-app', 'app-1', '--password', passwords['app-1'], '--users-file', usersFile]).status).toBe(0);
+
+    w = await startWorld({ LWMQN_USERS_FILE: usersFile });
+    url = w.broker.url;
+    app = await connect(url, login('app-1'));
+    app.on('message', (topic) => appHeard.push(topic));
+    expect((await app.subscribeAsync('lwmqn/events/#', { qos: 1 }))[0].qos).toBe(1);
+    devA = await TestDevice.connect(url, 'dev-a', { objects: sampleObjects(), mqttClientId: 'dev-a', connect: login('dev-a') });
+    devB = await TestDevice.connect(url, 'dev-b', { objects: sampleObjects(), mqttClientId: 'dev-b', connect: login('dev-b') });
+  });
+
+  afterAll(async () => {
+    await devA?.close().catch(() => undefined);
+    await devB?.close().catch(() => undefined);
+    await w?.close();
+  });
+
+  afterEach(() => expect(w.log.errors()).toEqual([]));
+
+  test('the CLI wrote the accounts file mode 0600, with scrypt hashes and no password in it', () => {
+    expect(statSync(usersFile).mode & 0o777).toBe(0o600);
+    const text = readFileSync(usersFile, 'utf8');
+    for (const p of Object.values(passwords)) expect(text).not.toContain(p);
+    const file = JSON.parse(text);
+    expect(Object.keys(file.accounts).sort()).toEqual(['app-1', 'dev-a', 'dev-b', 'dev-m']);
+    expect(file.accounts['dev-a']).toEqual({ kind: 'device', salt: expect.any(String), hash: expect.any(String), N: 16384, r: 8, p: 1 });
+    expect(file.accounts['app-1'].kind).toBe('app');
+    expect(file.accounts['dev-a'].salt).not.toBe(file.accounts['dev-b'].salt);
+    // The bridge's name is not for accounts, nor is an invalid clientId.
+    for (const bad of ['lwmqn-bridge', 'a/b', '']) expect(cli(['add-device', bad, '--users-file', usersFile]).status).toBe(1);
+  });
+
+  test('wrong or missing passwords, unknown users and a client id other than the username are refused; the right password gets in', async () => {
+    expect(await refusedWith(url, login('dev-a', { password: 'wrong' }))).toBe(4);
+    expect(await refusedWith(url, login('dev-a', { password: passwords['dev-b'] }))).toBe(4);
+    expect(await refusedWith(url, { clientId: 'dev-a' })).toBe(4);
+    expect(await refusedWith(url, login('dev-z', { password: passwords['dev-a'] }))).toBe(4);
+    expect(await refusedWith(url, login('dev-a', { clientId: 'dev-b' }))).toBe(2);
+    expect(await refusedWith(url, login('lwmqn-bridge', { password: passwords['dev-a'] }))).toBe(5);
+    // Positive control: the right logins are in, the refused ones disturbed no one.
+    expect(devA.client.connected && devB.client.connected && app.connected).toBe(true);
+    expect(w.stack.bridge.client.connected).toBe(true);
+  });
+
+  test('devices register; another device can neither forge nor snoop; the app reads the events and only them', async () => {
+    expect((await registerDevice(devA, { mac: 'AA:00:00:00:00:0A' })).status).toBe(201);
+    expect((await registerDevice(devB, { mac: 'BB:00:00:00:00:0B' })).status).toBe(201);
+    await eventually(() => expect(appHeard).toEqual(expect.arrayContaining(['lwmqn/events/dev-a/devIncoming', 'lwmqn/events/dev-b/devIncoming'])));
+    const recordBefore = (await w.http('/devices/dev-b')).body;
+    const from = w.bridgeSaw.length;
+    const appFrom = appHeard.length;
+
+    for (const [topic, payload] of FORGED) await publishRefused(url, login('dev-m'), topic, payload);
+    // The app account publishes nothing, not even an event.
+    await publishRefused(url, login('app-1'), 'lwmqn/events/dev-b/devLeaving', { type: 'devLeaving' });
+    app = await connect(url, login('app-1'));
+    app.on('message', (topic) => appHeard.push(topic));
+    await app.subscribeAsync('lwmqn/events/#', { qos: 1 });
+
+    const snoop = await connect(url, login('dev-m'));
+    const heard: string[] = [];
+    snoop.on('message', (topic) => heard.push(topic));
+    expect(await subacks(snoop, SNOOPING)).toEqual(SNOOPING.map(() => 128));
+    // An application may not read device topics either.
+    expect(await subacks(app, ['request/+', '#', 'announce', 'lwmqn/#', 'lwmqn/events/+/devNotify'])).toEqual([128, 128, 128, 128, 1]);
+
+    // dev-b's real traffic flows meanwhile.
+    expect((await w.http('/devices/dev-b/read', { path: '3303/0' })).body).toEqual({ status: 205, data: { sensorValue: 21.5, units: 'C' } });
+    expect((await devB.call('notify', { oid: 3303, iid: 0, rid: 5700, data: 23 })).status).toBe(204);
+    await w.stack.bridge.idle();
+    await eventually(() => expect(appHeard.slice(appFrom)).toEqual(expect.arrayContaining(['lwmqn/events/dev-b/devNotify'])));
+
+    expect(w.bridgeSaw.slice(from).filter((t) => !t.endsWith('/dev-b'))).toEqual([]);
+    expect(w.bridgeSaw.slice(from)).toEqual(['response/dev-b', 'notify/dev-b']);
+    // Nothing forged landed: dev-b is online at its own ip, its value is its own 23, not 99.
+    const { status, ip, mac, lifetime, joinTime } = recordBefore;
+    expect((await w.http('/devices/dev-b')).body).toMatchObject({ status, ip, mac, lifetime, joinTime });
+    expect((await w.http('/devices/dev-b/objects')).body['3303']['0']['5700']).toBe(23);
+    expect(appHeard.slice(appFrom).filter((t) => t.includes('devLeaving'))).toEqual([]);
+    expect(heard).toEqual([]);
+    snoop.end(true);
+  });
+
+  test('an account added by the CLI while the broker runs works at its next connect', async () => {
+    const added = cli(['add-device', 'dev-n', '--users-file', usersFile]);
+    expect(added.status).toBe(0);
+    const password = /^password: (\S+)$/m.exec(added.stdout)![1];
+    const devN = await TestDevice.connect(url, 'dev-n', {
+      objects: sampleObjects(),
+      mqttClientId: 'dev-n',
+      connect: { username: 'dev-n', password },
+    });
+    try {
+      expect((await registerDevice(devN, { mac: 'CC:00:00:00:00:0C' })).status).toBe(201);
+    } finally {
+      await devN.close();
+    }
+  });
+});
+
+describe('settings that cannot work fail at start, in one line naming the setting', () => {
+  test.each([
+    [{ MQTT_PORT: 'x' }, /^MQTT_PORT must be a port number/],
+    [{ LWMQN_USERS_FILE: '/nonexistent/users.json' }, /^LWMQN_USERS_FILE: cannot read \/nonexistent\/users.json \(ENOENT\)$/],
+  ])('%j', async (env, message) => {
+    const error = await brokerStartError(env);
+    expect(error).toMatch(message);
+    expect(error).not.toContain('\n');
+  });
+
+  test('a users file that is not one', async () => {
+    const notJson = join(dir, 'not.json');
+    writeFileSync(notJson, 'not an accounts file\n');
+    expect(await brokerStartError({ LWMQN_USERS_FILE: notJson })).toMatch(/^LWMQN_USERS_FILE: .* is not JSON$/);
   });
 });
 
