@@ -1,5 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client } from 'aedes';
 import type { Logger } from '../shared/ports';
 import { AccountBook, verifyPassword } from './accounts';
@@ -15,10 +17,14 @@ export interface EmbeddedBrokerOptions {
   bridgeId: string;
   /** LWMQN_USERS_FILE: when set, every client logs in with an account of this file. */
   usersFile?: string;
+  /** MQTT_TLS_CERT, MQTT_TLS_KEY (PEM file paths), MQTT_TLS_HOST, MQTT_TLS_PORT: a second, TLS listener. */
+  tls?: { cert: string; key: string; host: string; port: number };
   log?: Logger;
 }
 
 export interface EmbeddedBroker extends Running {
+  /** The TLS listener's address, when there is one. */
+  tlsUrl?: string;
   /** How the bridge must log in: its client id as username and a secret made at this start. */
   bridgeLogin: { clientId: string; username: string; password: string };
 }
@@ -27,11 +33,21 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** The embedded broker's settings from the environment (README, "Configuration"); reads no file. */
 export function embeddedBrokerSettings(env: NodeJS.ProcessEnv): EmbeddedBrokerOptions {
+  const cert = env.MQTT_TLS_CERT || undefined;
+  const key = env.MQTT_TLS_KEY || undefined;
+  if (!!cert !== !!key) {
+    const [set, unset] = cert ? ['MQTT_TLS_CERT', 'MQTT_TLS_KEY'] : ['MQTT_TLS_KEY', 'MQTT_TLS_CERT'];
+    throw new Error(`${set} is set but ${unset} is not: set both (PEM files) or neither`);
+  }
   return {
     host: env.MQTT_HOST || '127.0.0.1',
     port: portSetting(env, 'MQTT_PORT', 1883),
     bridgeId: env.LWMQN_BRIDGE_ID || DEFAULT_BRIDGE_ID,
     usersFile: env.LWMQN_USERS_FILE || undefined,
+    tls:
+      cert && key
+        ? { cert, key, host: env.MQTT_TLS_HOST || env.MQTT_HOST || '127.0.0.1', port: portSetting(env, 'MQTT_TLS_PORT', 8883) }
+        : undefined,
   };
 }
 
@@ -41,6 +57,14 @@ function portSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a port number (0 to 65535), not ${raw}`);
   return n;
+}
+
+function readSetting(name: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
 }
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
@@ -64,7 +88,18 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log ?? silent;
-  // A setting that cannot work fails here, before anything listens.
+  // Every setting that cannot work fails here, before anything listens.
+  let tlsFiles: { cert: Buffer; key: Buffer } | undefined;
+  if (options.tls) {
+    tlsFiles = { cert: readSetting('MQTT_TLS_CERT', options.tls.cert), key: readSetting('MQTT_TLS_KEY', options.tls.key) };
+    try {
+      createSecureContext(tlsFiles);
+    } catch (err) {
+      throw new Error(
+        `MQTT_TLS_CERT, MQTT_TLS_KEY: ${options.tls.cert} and ${options.tls.key} are not a PEM certificate and its private key (${(err as Error).message})`,
+      );
+    }
+  }
   let accounts: AccountBook | undefined;
   if (options.usersFile) {
     try {
@@ -146,14 +181,22 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     servers.push(server);
     await listen(server, options.host, options.port);
     const url = `mqtt://${shown(options.host)}:${(server.address() as AddressInfo).port}`;
-    const exposed = [options.host].filter((h): h is string => !!h && !LOOPBACK.test(h));
+    let tlsUrl: string | undefined;
+    if (options.tls && tlsFiles) {
+      const tls = createTlsServer(tlsFiles, broker.handle);
+      servers.push(tls);
+      await listen(tls, options.tls.host, options.tls.port);
+      tlsUrl = `mqtts://${shown(options.tls.host)}:${(tls.address() as AddressInfo).port}`;
+      log.info({ tlsUrl }, 'embedded MQTT broker: TLS listener');
+    }
+    const exposed = [options.host, options.tls?.host].filter((h): h is string => !!h && !LOOPBACK.test(h));
     if (!accounts && exposed.length > 0) {
       log.warn(
         { hosts: exposed },
         'embedded broker reachable from the network without accounts: any client can claim any device\'s clientId; set LWMQN_USERS_FILE (docs/SECURITY.md)',
       );
     }
-    return { url, bridgeLogin, close };
+    return { url, tlsUrl, bridgeLogin, close };
   } catch (err) {
     await close();
     throw err;

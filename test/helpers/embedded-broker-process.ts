@@ -1,7 +1,7 @@
 /**
  * The embedded broker alone in a child process, for tests: jest's module loader cannot load
  * aedes (an ES module) on Node 20, Node itself can. Settings come from the environment as for
- * `npm start`; prints one JSON line, {url, bridgeLogin} or {error}, and runs until killed.
+ * `npm start`; prints one JSON line, {url, tlsUrl, bridgeLogin} or {error}, and runs until killed.
  */
 import { embeddedBrokerSettings, startEmbeddedBroker } from '../../local/embedded-broker';
 
@@ -20,7 +20,7 @@ Promise.resolve()
   .then(() => startEmbeddedBroker({ ...embeddedBrokerSettings(process.env), log }))
   .then(
   (broker) => {
-    process.stdout.write(`${JSON.stringify({ url: broker.url, bridgeLogin: broker.bridgeLogin })}\n`);
+    process.stdout.write(`${JSON.stringify({ url: broker.url, tlsUrl: broker.tlsUrl, bridgeLogin: broker.bridgeLogin })}\n`);
     const stop = () => void broker.close().then(() => process.exit(0));
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

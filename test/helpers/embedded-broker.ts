@@ -8,6 +8,8 @@ import { createInterface } from 'node:readline';
  */
 export interface BrokerProcess {
   url: string;
+  /** With MQTT_TLS_CERT and MQTT_TLS_KEY. */
+  tlsUrl?: string;
   bridgeLogin: { clientId: string; username: string; password: string };
   /** What the broker logged (warn and error), one JSON object a line. */
   logged: any[];

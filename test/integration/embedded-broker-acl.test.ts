@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +17,8 @@ import { brokerStartError, startBrokerProcess, type BrokerProcess } from '../hel
  * local/mosquitto/acl does on Mosquitto (test/integration/broker-acl.test.ts proves that one):
  * a device publishes only on its own channels and hears only what is meant for it, the server
  * topics come from the bridge alone, the events reach only application accounts. Run with the
- * whole stack (bridge, handlers, API) on it, without accounts, then with accounts (written by
- * the `lwmqn` CLI).
+ * whole stack (bridge, handlers, API) on it, without accounts over plain MQTT, then with
+ * accounts (written by the `lwmqn` CLI) over TLS.
  *
  * Unlike Mosquitto, aedes cannot drop a publish quietly: a forbidden publish closes the
  * connection before the message goes anywhere (no PUBACK). A refused subscription is
@@ -297,23 +297,36 @@ function cli(args: string[], input?: string) {
   return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input, env: { ...process.env, LWMQN_USERS_FILE: '' } });
 }
 
-describe('with accounts (LWMQN_USERS_FILE, written by the CLI)', () => {
+const HAVE_OPENSSL = spawnSync('openssl', ['version']).status === 0;
+
+describe('with accounts (LWMQN_USERS_FILE, written by the CLI) over TLS', () => {
   let w: World;
   let usersFile: string;
-  let url: string;
+  let ca: Buffer;
+  let tlsUrl: string;
   const passwords: Record<string, string> = { 'dev-a': 'DevASecret0003', 'dev-m': 'DevMSecret0005', 'app-1': 'AppSecret0002' };
   let devA: TestDevice;
   let devB: TestDevice;
   let app: MqttClient;
   const appHeard: string[] = [];
-  const login = (user: string, extra: IClientOptions = {}): IClientOptions => ({
+  const tls = (user: string, extra: IClientOptions = {}): IClientOptions => ({
     clientId: user,
     username: user,
     password: passwords[user],
+    ca,
     ...extra,
   });
 
   beforeAll(async () => {
+    if (!HAVE_OPENSSL) throw new Error('openssl is not on the PATH: the TLS tests need it to make a self-signed certificate');
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert,
+    ], { stdio: 'ignore' });
+    ca = readFileSync(cert);
+
     usersFile = join(dir, 'users.json');
     expect(cli(['add-device', 'dev-a', '--password', passwords['dev-a'], '--users-file', usersFile]).status).toBe(0);
     expect(cli(['add-device', 'dev-m', '--password', '-', '--users-file', usersFile], `${passwords['dev-m']}\n`).status).toBe(0);
@@ -322,13 +335,14 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI)', () => {
     passwords['dev-b'] = /^password: (\S+)$/m.exec(b.stdout)![1];
     expect(cli(['add-app', 'app-1', '--password', passwords['app-1'], '--users-file', usersFile]).status).toBe(0);
 
-    w = await startWorld({ LWMQN_USERS_FILE: usersFile });
-    url = w.broker.url;
-    app = await connect(url, login('app-1'));
+    w = await startWorld({ LWMQN_USERS_FILE: usersFile, MQTT_TLS_CERT: cert, MQTT_TLS_KEY: key, MQTT_TLS_PORT: '0' });
+    tlsUrl = w.broker.tlsUrl!;
+    expect(tlsUrl).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/);
+    app = await connect(tlsUrl, tls('app-1'));
     app.on('message', (topic) => appHeard.push(topic));
     expect((await app.subscribeAsync('lwmqn/events/#', { qos: 1 }))[0].qos).toBe(1);
-    devA = await TestDevice.connect(url, 'dev-a', { objects: sampleObjects(), mqttClientId: 'dev-a', connect: login('dev-a') });
-    devB = await TestDevice.connect(url, 'dev-b', { objects: sampleObjects(), mqttClientId: 'dev-b', connect: login('dev-b') });
+    devA = await TestDevice.connect(tlsUrl, 'dev-a', { objects: sampleObjects(), mqttClientId: 'dev-a', connect: tls('dev-a') });
+    devB = await TestDevice.connect(tlsUrl, 'dev-b', { objects: sampleObjects(), mqttClientId: 'dev-b', connect: tls('dev-b') });
   });
 
   afterAll(async () => {
@@ -353,18 +367,22 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI)', () => {
   });
 
   test('wrong or missing passwords, unknown users and a client id other than the username are refused; the right password gets in', async () => {
-    expect(await refusedWith(url, login('dev-a', { password: 'wrong' }))).toBe(4);
-    expect(await refusedWith(url, login('dev-a', { password: passwords['dev-b'] }))).toBe(4);
-    expect(await refusedWith(url, { clientId: 'dev-a' })).toBe(4);
-    expect(await refusedWith(url, login('dev-z', { password: passwords['dev-a'] }))).toBe(4);
-    expect(await refusedWith(url, login('dev-a', { clientId: 'dev-b' }))).toBe(2);
-    expect(await refusedWith(url, login('lwmqn-bridge', { password: passwords['dev-a'] }))).toBe(5);
+    expect(await refusedWith(tlsUrl, tls('dev-a', { password: 'wrong' }))).toBe(4);
+    expect(await refusedWith(tlsUrl, tls('dev-a', { password: passwords['dev-b'] }))).toBe(4);
+    expect(await refusedWith(tlsUrl, { clientId: 'dev-a', ca })).toBe(4);
+    expect(await refusedWith(tlsUrl, tls('dev-z', { password: passwords['dev-a'] }))).toBe(4);
+    expect(await refusedWith(tlsUrl, tls('dev-a', { clientId: 'dev-b' }))).toBe(2);
+    expect(await refusedWith(tlsUrl, tls('lwmqn-bridge', { password: passwords['dev-a'] }))).toBe(5);
+    // The plain listener asks for the same accounts.
+    expect(await refusedWith(w.broker.url, { clientId: 'dev-a' })).toBe(4);
+    const plain = await connect(w.broker.url, { clientId: 'dev-m', username: 'dev-m', password: passwords['dev-m'] });
+    plain.end(true);
     // Positive control: the right logins are in, the refused ones disturbed no one.
     expect(devA.client.connected && devB.client.connected && app.connected).toBe(true);
     expect(w.stack.bridge.client.connected).toBe(true);
   });
 
-  test('devices register; another device can neither forge nor snoop; the app reads the events and only them', async () => {
+  test('over TLS, devices register; another device can neither forge nor snoop; the app reads the events and only them', async () => {
     expect((await registerDevice(devA, { mac: 'AA:00:00:00:00:0A' })).status).toBe(201);
     expect((await registerDevice(devB, { mac: 'BB:00:00:00:00:0B' })).status).toBe(201);
     await eventually(() => expect(appHeard).toEqual(expect.arrayContaining(['lwmqn/events/dev-a/devIncoming', 'lwmqn/events/dev-b/devIncoming'])));
@@ -372,14 +390,14 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI)', () => {
     const from = w.bridgeSaw.length;
     const appFrom = appHeard.length;
 
-    for (const [topic, payload] of FORGED) await publishRefused(url, login('dev-m'), topic, payload);
+    for (const [topic, payload] of FORGED) await publishRefused(tlsUrl, tls('dev-m'), topic, payload);
     // The app account publishes nothing, not even an event.
-    await publishRefused(url, login('app-1'), 'lwmqn/events/dev-b/devLeaving', { type: 'devLeaving' });
-    app = await connect(url, login('app-1'));
+    await publishRefused(tlsUrl, tls('app-1'), 'lwmqn/events/dev-b/devLeaving', { type: 'devLeaving' });
+    app = await connect(tlsUrl, tls('app-1'));
     app.on('message', (topic) => appHeard.push(topic));
     await app.subscribeAsync('lwmqn/events/#', { qos: 1 });
 
-    const snoop = await connect(url, login('dev-m'));
+    const snoop = await connect(tlsUrl, tls('dev-m'));
     const heard: string[] = [];
     snoop.on('message', (topic) => heard.push(topic));
     expect(await subacks(snoop, SNOOPING)).toEqual(SNOOPING.map(() => 128));
@@ -407,10 +425,10 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI)', () => {
     const added = cli(['add-device', 'dev-n', '--users-file', usersFile]);
     expect(added.status).toBe(0);
     const password = /^password: (\S+)$/m.exec(added.stdout)![1];
-    const devN = await TestDevice.connect(url, 'dev-n', {
+    const devN = await TestDevice.connect(tlsUrl, 'dev-n', {
       objects: sampleObjects(),
       mqttClientId: 'dev-n',
-      connect: { username: 'dev-n', password },
+      connect: { username: 'dev-n', password, ca },
     });
     try {
       expect((await registerDevice(devN, { mac: 'CC:00:00:00:00:0C' })).status).toBe(201);
@@ -422,7 +440,10 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI)', () => {
 
 describe('settings that cannot work fail at start, in one line naming the setting', () => {
   test.each([
-    [{ MQTT_PORT: 'x' }, /^MQTT_PORT must be a port number/],
+    [{ MQTT_TLS_CERT: '/x/cert.pem' }, /^MQTT_TLS_CERT is set but MQTT_TLS_KEY is not/],
+    [{ MQTT_TLS_KEY: '/x/key.pem' }, /^MQTT_TLS_KEY is set but MQTT_TLS_CERT is not/],
+    [{ MQTT_TLS_CERT: '/nonexistent/cert.pem', MQTT_TLS_KEY: '/nonexistent/key.pem' }, /^MQTT_TLS_CERT: cannot read \/nonexistent\/cert.pem \(ENOENT\)$/],
+    [{ MQTT_TLS_PORT: 'x', MQTT_TLS_CERT: 'a', MQTT_TLS_KEY: 'b' }, /^MQTT_TLS_PORT must be a port number/],
     [{ LWMQN_USERS_FILE: '/nonexistent/users.json' }, /^LWMQN_USERS_FILE: cannot read \/nonexistent\/users.json \(ENOENT\)$/],
   ])('%j', async (env, message) => {
     const error = await brokerStartError(env);
@@ -430,10 +451,13 @@ describe('settings that cannot work fail at start, in one line naming the settin
     expect(error).not.toContain('\n');
   });
 
-  test('a users file that is not one', async () => {
-    const notJson = join(dir, 'not.json');
-    writeFileSync(notJson, 'not an accounts file\n');
-    expect(await brokerStartError({ LWMQN_USERS_FILE: notJson })).toMatch(/^LWMQN_USERS_FILE: .* is not JSON$/);
+  test('a file that is no PEM certificate and key, and a users file that is not one', async () => {
+    const notPem = join(dir, 'not.pem');
+    writeFileSync(notPem, 'not a certificate\n');
+    expect(await brokerStartError({ MQTT_TLS_CERT: notPem, MQTT_TLS_KEY: notPem })).toMatch(
+      /^MQTT_TLS_CERT, MQTT_TLS_KEY: .* are not a PEM certificate and its private key/,
+    );
+    expect(await brokerStartError({ LWMQN_USERS_FILE: notPem })).toMatch(/^LWMQN_USERS_FILE: .* is not JSON$/);
   });
 });
 
@@ -494,5 +518,11 @@ describe('npm start', () => {
       server.child.kill('SIGTERM');
       await exited;
     }
+  });
+
+  test('a TLS setting that cannot work stops it with one line naming the setting', async () => {
+    const server = npmStart({ DYNAMODB_ENDPOINT: store.endpoint, MQTT_TLS_CERT: join(dir, 'cert-only.pem') });
+    await expect(server.ready).rejects.toThrow(/exited 1/);
+    expect(server.stderr()).toBe('lwmqn: could not start: MQTT_TLS_CERT is set but MQTT_TLS_KEY is not: set both (PEM files) or neither\n');
   });
 });
