@@ -54,11 +54,14 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       logger.info({ dataDir }, 'embedded DynamoDB-compatible store (dynalite) started');
     }
     let mqttUrl = env.MQTT_URL;
+    // The embedded broker knows the bridge by a secret made at each start (docs/SECURITY.md).
+    let bridgeLogin: { clientId: string; username: string; password: string } | undefined;
     if (!mqttUrl) {
-      const { startEmbeddedBroker } = await import('./embedded-broker');
-      const broker = await startEmbeddedBroker(env.MQTT_HOST ?? '127.0.0.1', positiveInt(env, 'MQTT_PORT', 1883));
+      const { startEmbeddedBroker, embeddedBrokerSettings } = await import('./embedded-broker');
+      const broker = await startEmbeddedBroker({ ...embeddedBrokerSettings(env), log: logger });
       owned.push(broker);
       mqttUrl = broker.url;
+      bridgeLogin = broker.bridgeLogin;
       logger.info({ url: mqttUrl }, 'embedded MQTT broker (aedes) started');
     }
 
@@ -92,9 +95,9 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
 
     const bridge = new Bridge({
       url: mqttUrl,
-      clientId: env.LWMQN_BRIDGE_ID || 'lwmqn-bridge',
-      username: env.LWMQN_BRIDGE_USERNAME,
-      password: env.LWMQN_BRIDGE_PASSWORD,
+      clientId: bridgeLogin?.clientId ?? (env.LWMQN_BRIDGE_ID || 'lwmqn-bridge'),
+      username: bridgeLogin?.username ?? env.LWMQN_BRIDGE_USERNAME,
+      password: bridgeLogin?.password ?? env.LWMQN_BRIDGE_PASSWORD,
       log: logger,
       handlers: CHANNEL_HANDLERS,
       concurrency: positiveInt(env, 'LWMQN_BRIDGE_CONCURRENCY', 64),

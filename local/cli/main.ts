@@ -1,7 +1,10 @@
 import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { LwmqnEvent } from '../../shared/ports';
-import { apiClient, ApiError, type ApiAnswer, type ApiClient } from './client';
 import type { ObjectTree } from '../../shared/store/model';
+import { addAccount, generatePassword, type AccountKind } from '../accounts';
+import { DEFAULT_BRIDGE_ID } from '../broker-policy';
+import { apiClient, ApiError, type ApiAnswer, type ApiClient } from './client';
 import { keyValues, statusText, table } from './format';
 import { objectLines } from './objects';
 
@@ -207,6 +210,34 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
+
+/**
+ * The embedded broker's accounts (LWMQN_USERS_FILE, docs/SECURITY.md): written to the file
+ * directly, no server needed; a running broker uses them at the next connect.
+ */
+function accountCommand(kind: AccountKind, usage: string, what: string): void {
+  program
+    .command(usage)
+    .description(what)
+    .option('--password <password>', 'the password; "-" reads it from stdin; default: a generated one, printed once')
+    .option('--users-file <path>', 'the accounts file (LWMQN_USERS_FILE)', process.env.LWMQN_USERS_FILE)
+    .action(async (name: string, o: { password?: string; usersFile?: string }) => {
+      if (!o.usersFile) throw new ApiError('no accounts file: pass --users-file or set LWMQN_USERS_FILE', 1);
+      const generated = o.password === undefined;
+      const password = generated ? generatePassword() : o.password === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : o.password!;
+      const reserved = [...new Set([DEFAULT_BRIDGE_ID, process.env.LWMQN_BRIDGE_ID || DEFAULT_BRIDGE_ID])];
+      let result: 'added' | 'changed';
+      try {
+        result = await addAccount(o.usersFile, name, kind, password, reserved);
+      } catch (err) {
+        throw new ApiError((err as Error).message, 1);
+      }
+      console.log(`${result === 'added' ? 'added' : 'new password for'} ${kind} account ${name} in ${o.usersFile}`);
+      if (generated) console.log(`password: ${password}`);
+    });
+}
+accountCommand('device', 'add-device <clientId>', 'add a device account to the embedded broker\'s accounts file (username = clientId)');
+accountCommand('app', 'add-app <name>', 'add an application account that may read the events (lwmqn/events/#)');
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ApiError) {

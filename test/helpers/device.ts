@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 /**
  * A raw LWMQN test device over the `mqtt` package: it speaks the wire protocol of
@@ -33,6 +33,8 @@ export interface TestDeviceOptions {
   timeoutMs?: number;
   /** The MQTT connection's client id (default: a unique one derived from the LWMQN clientId). */
   mqttClientId?: string;
+  /** More MQTT connect options (a login, TLS `ca`...). */
+  connect?: IClientOptions;
 }
 
 export interface Received {
@@ -87,6 +89,7 @@ export class TestDevice {
       clean: true,
       reconnectPeriod: 0,
       connectTimeout: 5_000,
+      ...options.connect,
     });
     const device = new TestDevice(client, clientId, options);
     const topics = [
