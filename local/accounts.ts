@@ -61,27 +61,28 @@ export function readAccountsFile(path: string): AccountsFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new Error(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }
-  let parsed: any;
+  let parsed: { version?: unknown; accounts?: unknown } | null;
   try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`${path} is not JSON`);
+    parsed = JSON.parse(text) as { version?: unknown; accounts?: unknown } | null;
+  } catch (err) {
+    throw new Error(`${path} is not JSON`, { cause: err });
   }
   if (parsed?.version !== 1 || typeof parsed.accounts !== 'object' || parsed.accounts === null) {
     throw new Error(`${path} is not an accounts file (expected {"version":1,"accounts":{...}})`);
   }
-  for (const [name, a] of Object.entries<any>(parsed.accounts)) {
+  type Entry = { kind?: unknown; salt?: unknown; hash?: unknown; N?: unknown; r?: unknown; p?: unknown } | null;
+  for (const [name, a] of Object.entries(parsed.accounts as Record<string, Entry>)) {
     const ok =
       isValidClientId(name) &&
       (a?.kind === 'device' || a?.kind === 'app') &&
       typeof a.salt === 'string' &&
       typeof a.hash === 'string' &&
-      [a.N, a.r, a.p].every((n) => Number.isSafeInteger(n) && n > 0);
+      [a.N, a.r, a.p].every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n > 0);
     if (!ok) throw new Error(`${path}: account ${JSON.stringify(name)} is malformed`);
   }
-  return parsed as AccountsFile;
+  return parsed as unknown as AccountsFile;
 }
 
 /**

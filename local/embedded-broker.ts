@@ -63,7 +63,7 @@ function readSetting(name: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new Error(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }
 }
 
@@ -97,6 +97,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     } catch (err) {
       throw new Error(
         `MQTT_TLS_CERT, MQTT_TLS_KEY: ${options.tls.cert} and ${options.tls.key} are not a PEM certificate and its private key (${(err as Error).message})`,
+        { cause: err },
       );
     }
   }
@@ -107,7 +108,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         log.error({ err: err.message }, 'LWMQN_USERS_FILE changed and cannot be used: keeping the accounts read before'),
       );
     } catch (err) {
-      throw new Error(`LWMQN_USERS_FILE: ${(err as Error).message}`);
+      throw new Error(`LWMQN_USERS_FILE: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -149,7 +150,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       const account = accounts.lookup(username);
       if (!account) return refuse(4, 'no such account');
       verifyPassword(account, password.toString('utf8'))
-        .then((ok) => (ok ? accept({ kind: account.kind, id: id! }) : refuse(4, 'wrong password')))
+        .then((ok) => (ok ? accept({ kind: account.kind, id: id }) : refuse(4, 'wrong password')))
         .catch((err: Error) => refuse(3, `password check failed: ${err.message}`));
     },
     authorizePublish: (client, packet, callback) => {
