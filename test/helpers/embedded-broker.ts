@@ -27,7 +27,7 @@ function run(env: NodeJS.ProcessEnv): { child: ChildProcess; first: Promise<any>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logged: any[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => {
+  createInterface({ input: child.stderr }).on('line', (line) => {
     try {
       logged.push(JSON.parse(line));
     } catch {
@@ -35,7 +35,7 @@ function run(env: NodeJS.ProcessEnv): { child: ChildProcess; first: Promise<any>
     }
   });
   const first = new Promise<any>((ok, fail) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => ok(JSON.parse(line)));
+    createInterface({ input: child.stdout }).once('line', (line) => ok(JSON.parse(line)));
     child.once('exit', (code) => fail(new Error(`broker process exited (${code}) before saying anything: ${JSON.stringify(logged)}`)));
   });
   return { child, first, logged };

@@ -484,9 +484,9 @@ function npmStart(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  child.stderr.on('data', (d) => (err += d));
   const ready = new Promise<{ mqtt: string; api: string }>((ok, fail) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const entry = JSON.parse(line);
       if (entry.msg === 'LWMQN server ready') ok(entry);
     });
