@@ -91,7 +91,7 @@ describe('ping', () => {
   test('a registered device gets 200 and a renewed lifetime; an unknown one gets 404', async () => {
     const dev = await registered('ping');
     expect(await dev.call('ping', { transId: 3 })).toEqual({ transId: 3, status: 200 });
-    expect(await dev.call('ping', { transId: 3, extra: 'ignored' })).toEqual({ transId: 3, status: 200 });
+    expect(await dev.call('ping', { transId: 3, extra: 'refused' })).toEqual({ transId: 3, status: 400 });
     expect((await record(dev.clientId)).status).toBe('online');
 
     const ghost = await world.device(`ping-ghost-${++seq}`);
