@@ -54,7 +54,12 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     }
     let mqttUrl = env.MQTT_URL;
     if (!mqttUrl) {
-      const { startEmbeddedBroker } = await import('./embedded-broker');
+      // require(), not import(): under `node --require tsx/cjs` (the supervisor command, the
+      // Docker CMD) only tsx's CommonJS hook is installed, and an import() goes to Node's own ESM
+      // loader, which cannot find a .ts file. Loaded only here, because aedes is an ES module
+      // (Node 20.19+ requires it; jest's module system cannot) and the rest must load everywhere.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startEmbeddedBroker } = require('./embedded-broker') as typeof import('./embedded-broker');
       const broker = await startEmbeddedBroker(env.MQTT_HOST ?? '127.0.0.1', positiveInt(env, 'MQTT_PORT', 1883));
       owned.push(broker);
       mqttUrl = broker.url;
