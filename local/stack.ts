@@ -15,7 +15,7 @@ import { TableDeviceStore } from '../shared/store/table/devices';
 import { ensureTable } from '../shared/store/table/definition';
 import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
 import { TableSettingsStore } from '../shared/store/table/settings';
-import { Bridge } from './bridge';
+import { Bridge, BrokerRefusedError } from './bridge';
 import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
@@ -88,11 +88,11 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     });
     logger.info({ tableName, created, shards }, 'table ready');
 
+    const login = bridgeLogin(env);
     const bridge = new Bridge({
       url: mqttUrl,
       clientId: env.LWMQN_BRIDGE_ID || 'lwmqn-bridge',
-      username: env.LWMQN_BRIDGE_USERNAME,
-      password: env.LWMQN_BRIDGE_PASSWORD,
+      ...login,
       log: logger,
       handlers: CHANNEL_HANDLERS,
       concurrency: positiveInt(env, 'LWMQN_BRIDGE_CONCURRENCY', 64),
@@ -121,7 +121,11 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     };
     // Before any message: with the cache, a first registration then needs no store read.
     if (devices instanceof CachedDeviceStore) logger.info({ devices: await devices.loadDirectory() }, 'device directory loaded');
-    await bridge.start(deps, eventsOver);
+    // Returns once connected and subscribed, or once the first attempt failed: the API then
+    // serves (GET /health names the broker) while the bridge keeps trying. A refused login stops here.
+    await bridge.start(deps, eventsOver).catch((err: unknown) => {
+      throw err instanceof BrokerRefusedError ? new Error(refusalMessage(err, login.username)) : err;
+    });
 
     const http = serve({
       fetch: createApi(deps, {
@@ -180,6 +184,27 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     await stopOwned();
     throw err;
   }
+}
+
+/**
+ * The bridge's broker account: LWMQN_BRIDGE_USERNAME, or `lwmqn-bridge` (the account
+ * local/mosquitto/add-bridge.sh makes) when only a password is set; nothing when neither is.
+ */
+export function bridgeLogin(env: NodeJS.ProcessEnv): { username?: string; password?: string } {
+  const password = env.LWMQN_BRIDGE_PASSWORD || undefined;
+  const username = env.LWMQN_BRIDGE_USERNAME || (password !== undefined ? 'lwmqn-bridge' : undefined);
+  return { username, password };
+}
+
+/** One line that says which setting to fix. */
+function refusalMessage(err: BrokerRefusedError, username: string | undefined): string {
+  if (!err.isLogin) return `${err.message}: check MQTT_URL`;
+  const as = username === undefined ? 'without a username (LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD are unset)' : `as '${username}'`;
+  return (
+    `the MQTT broker at ${err.url} refused the bridge's login ${as} (${err.reason}): ` +
+    `set LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD to the bridge's broker account ` +
+    `(local/mosquitto/add-bridge.sh prints the password; docs/SECURITY.md)`
+  );
 }
 
 /**
