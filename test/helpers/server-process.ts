@@ -43,8 +43,13 @@ export function runCommand(command: string, env: NodeJS.ProcessEnv, cwd = ROOT):
   let stderr = '';
   child.stdout!.on('data', (d) => ((output += d), (stdout += d)));
   child.stderr!.on('data', (d) => ((output += d), (stderr += d)));
+  // 'exit' can come before the last output has been read: wait for the pipes to close too, a
+  // little (a grandchild still holding them must not hold the test).
+  const closed = new Promise<void>((ok) => child.once('close', () => ok()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
-    child.once('exit', (code, signal) => ok({ code, signal })),
+    child.once('exit', (code, signal) => {
+      void Promise.race([closed, new Promise((wait) => setTimeout(wait, 2_000))]).then(() => ok({ code, signal }));
+    }),
   );
   const server: ServerProcess = {
     child,

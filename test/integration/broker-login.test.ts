@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { mosquittoBinary } from '../helpers/mosquitto';
 import { makeNode, type E2eNode } from '../helpers/mqtt-node';
 import { eventually } from '../helpers/poll';
@@ -55,18 +56,17 @@ async function runLocal(port: number): Promise<ServerProcess> {
   return broker;
 }
 
-async function startServer(command: string, extra: NodeJS.ProcessEnv = {}): Promise<{ server: ServerProcess; api: string }> {
+async function startServer(command: string, dataDir = mkdtempSync(join(dir, 'data-'))): Promise<{ server: ServerProcess; api: string; dataDir: string }> {
   const httpPort = await freePort();
-  const dataDir = mkdtempSync(join(dir, 'data-'));
-  const server = runCommand(command, { ...env, LWMQN_DATA_DIR: dataDir, HTTP_PORT: String(httpPort), ...extra });
-  return { server, api: `http://127.0.0.1:${httpPort}` };
+  const server = runCommand(command, { ...env, LWMQN_DATA_DIR: dataDir, HTTP_PORT: String(httpPort) });
+  return { server, api: `http://127.0.0.1:${httpPort}`, dataDir };
 }
 
 /** Ctrl-C, as in the terminal the docs start it in. */
 async function interrupt(server: ServerProcess): Promise<void> {
   process.kill(-server.child.pid!, 'SIGINT');
   await server.exit(20_000);
-  expect(server.logs().map((l) => l.msg)).toContain('stopped');
+  expect({ msgs: server.logs().map((l) => l.msg), out: server.output() }).toMatchObject({ msgs: expect.arrayContaining(['stopped']) });
 }
 
 async function registerDev001(): Promise<void> {
@@ -137,10 +137,15 @@ test('no account at all: the same, naming LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE
   expect(line).toMatch(/without a username \(LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD are unset\)/);
 });
 
+/** The broker and server of the next two tests. */
+let late: { port: number; broker?: ServerProcess; server?: ServerProcess; dataDir?: string };
+
 test('the broker not up yet: the API answers 503 naming it, each attempt is logged; once it runs, the bridge connects and a device registers', async () => {
   const port = await freePort();
+  late = { port };
   const url = `mqtt://127.0.0.1:${port}`;
-  const { server, api } = await startServer(bareMetal(port, BRIDGE_PASSWORD));
+  const { server, api, dataDir } = await startServer(bareMetal(port, BRIDGE_PASSWORD));
+  Object.assign(late, { server, dataDir });
   const health = await waitForHealth(server, api, 503);
   expect(health).toMatchObject({ ok: false, status: 'degraded' });
   expect(health.problems).toEqual([expect.stringContaining(`not connected to the MQTT broker at ${url}`)]);
@@ -152,13 +157,34 @@ test('the broker not up yet: the API answers 503 naming it, each attempt is logg
   const previous = mqttPort;
   mqttPort = port;
   try {
-    await runLocal(port);
+    late.broker = await runLocal(port);
     await waitForHealth(server, api, 200, 20_000);
     await eventually(() => expect(server.logs().map((l) => l.msg)).toContain('bridge subscribed to the server channels'));
     await registerDev001();
   } finally {
     mqttPort = previous;
   }
+});
+
+test("and a server started while its broker is down gets the bridge session's queued messages once the broker is back", async () => {
+  // The server stops; its session (clean session off) keeps collecting the device's messages.
+  await interrupt(late.server!);
+  const url = `mqtt://127.0.0.1:${late.port}`;
+  const device = await mqtt.connectAsync(url, { username: 'dev-001', password: DEVICE_PASSWORD, reconnectPeriod: 0, connectTimeout: 5_000 });
+  await device.publishAsync('notify/dev-001', JSON.stringify({ transId: 77, oid: 3303, iid: 0, rid: 5700, data: 99.5 }), { qos: 1 });
+  await device.endAsync();
+  // The broker stops too (and saves its sessions: run-local.sh's config persists them).
+  late.broker!.child.kill('SIGTERM');
+  await late.broker!.exit(10_000);
+
+  const { server, api } = await startServer(bareMetal(late.port, BRIDGE_PASSWORD), late.dataDir);
+  expect((await waitForHealth(server, api, 503)).problems[0]).toContain(`not connected to the MQTT broker at ${url}`);
+  const objects = async () => (await (await fetch(`${api}/devices/dev-001/objects`)).json()) as Record<string, any>;
+  expect((await objects())['3303']['0']['5700']).toBe(21.5);
+
+  await runLocal(late.port);
+  await waitForHealth(server, api, 200, 20_000);
+  await eventually(async () => expect((await objects())['3303']['0']['5700']).toBe(99.5), { timeoutMs: 20_000, intervalMs: 200 });
   await interrupt(server);
 });
 
