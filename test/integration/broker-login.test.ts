@@ -126,6 +126,9 @@ test('a wrong password: the server exits non-zero at once with one line naming L
   expect(line).toContain("as 'lwmqn-bridge'");
   expect(line).toContain('LWMQN_BRIDGE_PASSWORD');
   expect(line).not.toContain('not-the-password');
+  // The line docs/SECURITY.md shows, word for word.
+  const shown = /^lwmqn: could not start: .*$/m.exec(SECURITY)![0];
+  expect(line).toBe(shown.replace('mqtt://127.0.0.1:1883', `mqtt://127.0.0.1:${mqttPort}`));
   console.log(`broker-login: wrong password -> exit ${exit.code}: ${line}`);
 });
 
