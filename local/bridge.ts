@@ -17,6 +17,44 @@ export interface BridgeOptions {
   handlers: Record<ClientChannel, ChannelHandler>;
   /** Handlers running at once across all devices (each device's messages still run in order). */
   concurrency?: number;
+  /** How long one connection attempt waits for the broker's CONNACK before it counts as failed. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The broker answered the bridge's CONNECT with a refusal (MQTT 3.1.1 return codes 1, 2, 4, 5;
+ * their MQTT 5 counterparts): retrying the same login cannot succeed, the settings must change.
+ */
+export class BrokerRefusedError extends Error {
+  constructor(
+    readonly url: string,
+    readonly code: number,
+    readonly reason: string,
+  ) {
+    super(`the MQTT broker at ${url} refused the connection (${reason}, code ${code})`);
+    this.name = 'BrokerRefusedError';
+  }
+
+  /** Bad username or password, or not authorized: the account is wrong, not the broker. */
+  get isLogin(): boolean {
+    return LOGIN_REFUSALS.has(this.code);
+  }
+}
+
+/** CONNACK codes after which the same CONNECT cannot succeed; 3 (server unavailable) is retried. */
+const FATAL_REFUSALS = new Set([1, 2, 4, 5, 0x84, 0x85, 0x86, 0x87, 0x8c]);
+const LOGIN_REFUSALS = new Set([4, 5, 0x86, 0x87, 0x8c]);
+
+/** The broker's URL without the password it may carry, for logs and /health. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
 }
 
 const MAX_BACKOFF_MS = 5_000;
@@ -45,18 +83,33 @@ export class Bridge {
   private readonly acks = new OrderedAcks();
   private lastError: string | undefined;
   private closing = false;
+  /** Why the last connection attempt failed (cleared on connect). */
+  private connectFailure: string | undefined;
+  private subscribed = false;
+  private subscribeProblem: string | undefined;
+  private readonly url: string;
+  private readonly connectTimeoutMs: number;
   private deps?: Deps;
   private eventsFor?: (publisher: Publisher) => EventSink;
 
   constructor(private readonly options: BridgeOptions) {
     this.concurrency = options.concurrency ?? 64;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.queue = new KeyedQueue(this.concurrency);
+    this.url = displayUrl(options.url);
+    // MQTT.js cannot write a CONNECT with a password and no username: it drops the connection
+    // without a word and retries forever.
+    if (options.password !== undefined && !options.username) throw new Error('a broker password needs a username');
     this.client = mqtt.connect(options.url, {
       clientId: options.clientId,
       clean: false,
       username: options.username,
       password: options.password,
       reconnectPeriod: 1000,
+      connectTimeout: this.connectTimeoutMs,
+      // After a start, a refused login (the account changed under a running server) is retried
+      // like any other failure; start() itself stops at a refusal.
+      reconnectOnConnackError: true,
       manualConnect: true,
       // A burst can put more than 65,535 QoS 1 publishes in flight (thousands of registrations,
       // a read per object each). The default provider then wraps around onto ids still in use
@@ -70,10 +123,7 @@ export class Bridge {
       },
     };
     this.deferAcks();
-    this.client.on('error', (err) => options.log.warn({ err: err.message }, 'mqtt error'));
-    // Each handler waits for the broker's PUBACK of its answer: Nagle's algorithm would hold
-    // the small writes back for a delayed ACK (~40 ms) on every message.
-    this.client.on('connect', () => (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
+    this.watchConnection();
   }
 
   /**
@@ -113,22 +163,99 @@ export class Bridge {
   }
 
   /**
+   * One warning per failed connection attempt (MQTT.js retries every second), one when an
+   * established connection drops, and the reason kept for problems().
+   */
+  private watchConnection(): void {
+    const log = this.options.log;
+    let attemptError: string | undefined;
+    let connected = false;
+    /** A warning was logged since the last connect. */
+    let troubled = false;
+    this.client.on('error', (err) => {
+      const code = (err as { code?: unknown }).code;
+      if (err.message === 'connack timeout') attemptError = `no answer to CONNECT within ${this.connectTimeoutMs} ms`;
+      else attemptError = typeof code === 'number' ? `${err.message} (code ${code})` : err.message;
+      if (connected) log.warn({ url: this.url, err: err.message }, 'mqtt error');
+    });
+    this.client.on('connect', () => {
+      connected = true;
+      attemptError = undefined;
+      this.connectFailure = undefined;
+      // Each handler waits for the broker's PUBACK of its answer: Nagle's algorithm would hold
+      // the small writes back for a delayed ACK (~40 ms) on every message.
+      (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      if (troubled) log.info({ url: this.url }, 'connected to the MQTT broker');
+      troubled = false;
+    });
+    this.client.on('close', () => {
+      if (this.closing) return;
+      if (connected) {
+        connected = false;
+        log.warn({ url: this.url, err: attemptError }, 'lost the connection to the MQTT broker; reconnecting every second');
+      } else {
+        this.connectFailure = attemptError ?? 'the connection closed before the broker answered';
+        log.warn({ url: this.url, err: this.connectFailure }, 'cannot connect to the MQTT broker; retrying in 1 s');
+      }
+      attemptError = undefined;
+      troubled = true;
+    });
+  }
+
+  /**
    * Connects and subscribes. Each handler runs with `deps`, its publisher replaced by one that
    * collects the message's own acks, and its events by `eventsFor` of that publisher (events
    * published on MQTT should go through it too; without it they use `deps.events` as given).
+   *
+   * Resolves at the first outcome of the first attempt: connected and subscribed, or not
+   * reachable (logged; the client keeps retrying and subscribes when it gets through, see
+   * problems()). Rejects with a BrokerRefusedError when the broker refuses the login, and when
+   * it refuses a subscription.
    */
   async start(deps: Deps, eventsFor?: (publisher: Publisher) => EventSink): Promise<void> {
     this.deps = deps;
     this.eventsFor = eventsFor;
-    await new Promise<void>((resolve, reject) => {
-      this.client.once('connect', () => resolve());
-      this.client.once('error', reject);
+    const first = await new Promise<'connected' | 'unreachable'>((resolve, reject) => {
+      const settle = () => {
+        this.client.off('connect', onConnect);
+        this.client.off('error', onError);
+        this.client.off('close', onClose);
+      };
+      const onConnect = () => (settle(), resolve('connected'));
+      const onError = (err: Error) => {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code !== 'number' || !FATAL_REFUSALS.has(code)) return; // 'close' follows
+        settle();
+        this.closing = true;
+        this.client.end(true);
+        reject(new BrokerRefusedError(this.url, code, err.message.replace(/^Connection refused: /, '')));
+      };
+      // After this attempt's 'error', if any: the warning is logged by watchConnection.
+      const onClose = () => (settle(), resolve('unreachable'));
+      this.client.on('connect', onConnect);
+      this.client.on('error', onError);
+      this.client.on('close', onClose);
       this.client.connect();
     });
+    // Later connections: MQTT.js subscribes again by itself when the broker lost the session;
+    // a first connection after start() returned subscribes here.
+    if (first === 'connected') return this.subscribe();
+    this.client.on('connect', () => {
+      if (!this.subscribed) void this.subscribe().catch(() => undefined);
+    });
+  }
+
+  private async subscribe(): Promise<void> {
     const granted = await this.client.subscribeAsync([...SERVER_SUBSCRIPTIONS], { qos: 1 });
     const refused = granted.filter((g) => g.qos > 2);
-    if (refused.length > 0) throw new Error(`broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`);
-    this.options.log.info({ url: this.options.url }, 'bridge subscribed to the server channels');
+    if (refused.length > 0) {
+      this.subscribeProblem = `the MQTT broker at ${this.url} refused the subscriptions ${refused.map((g) => g.topic).join(', ')}`;
+      this.options.log.error({ url: this.url }, this.subscribeProblem);
+      throw new Error(`broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`);
+    }
+    this.subscribed = true;
+    this.subscribeProblem = undefined;
+    this.options.log.info({ url: this.url }, 'bridge subscribed to the server channels');
   }
 
   /**
@@ -148,7 +275,11 @@ export class Bridge {
   /** Problems that make the server degraded right now (empty when all is well). */
   problems(): string[] {
     const out: string[] = [];
-    if (!this.client.connected) out.push('not connected to the MQTT broker');
+    if (!this.client.connected) {
+      const why = this.connectFailure ? `: ${this.connectFailure}` : '';
+      out.push(`not connected to the MQTT broker at ${this.url}${why}`);
+    }
+    if (this.subscribeProblem) out.push(this.subscribeProblem);
     if (this.retrying.size > 0) out.push(`${this.retrying.size} message(s) waiting for the store: ${this.lastError}`);
     return out;
   }

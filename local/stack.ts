@@ -15,7 +15,7 @@ import { TableDeviceStore } from '../shared/store/table/devices';
 import { ensureTable } from '../shared/store/table/definition';
 import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
 import { TableSettingsStore } from '../shared/store/table/settings';
-import { Bridge } from './bridge';
+import { Bridge, BrokerRefusedError } from './bridge';
 import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
@@ -55,13 +55,18 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     }
     let mqttUrl = env.MQTT_URL;
     // The embedded broker knows the bridge by a secret made at each start (docs/SECURITY.md).
-    let bridgeLogin: { clientId: string; username: string; password: string } | undefined;
+    let embeddedLogin: { clientId: string; username: string; password: string } | undefined;
     if (!mqttUrl) {
-      const { startEmbeddedBroker, embeddedBrokerSettings } = await import('./embedded-broker');
+      // require(), not import(): under `node --require tsx/cjs` (the supervisor command, the
+      // Docker CMD) only tsx's CommonJS hook is installed, and an import() goes to Node's own ESM
+      // loader, which cannot find a .ts file. Loaded only here, because aedes is an ES module
+      // (Node 20.19+ requires it; jest's module system cannot) and the rest must load everywhere.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startEmbeddedBroker, embeddedBrokerSettings } = require('./embedded-broker') as typeof import('./embedded-broker');
       const broker = await startEmbeddedBroker({ ...embeddedBrokerSettings(env), log: logger });
       owned.push(broker);
       mqttUrl = broker.url;
-      bridgeLogin = broker.bridgeLogin;
+      embeddedLogin = broker.bridgeLogin;
       logger.info({ url: mqttUrl }, 'embedded MQTT broker (aedes) started');
     }
 
@@ -93,11 +98,11 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     });
     logger.info({ tableName, created, shards }, 'table ready');
 
+    const login = bridgeLogin(env);
     const bridge = new Bridge({
       url: mqttUrl,
-      clientId: bridgeLogin?.clientId ?? (env.LWMQN_BRIDGE_ID || 'lwmqn-bridge'),
-      username: bridgeLogin?.username ?? env.LWMQN_BRIDGE_USERNAME,
-      password: bridgeLogin?.password ?? env.LWMQN_BRIDGE_PASSWORD,
+      clientId: embeddedLogin?.clientId ?? (env.LWMQN_BRIDGE_ID || 'lwmqn-bridge'),
+      ...(embeddedLogin ? { username: embeddedLogin.username, password: embeddedLogin.password } : login),
       log: logger,
       handlers: CHANNEL_HANDLERS,
       concurrency: positiveInt(env, 'LWMQN_BRIDGE_CONCURRENCY', 64),
@@ -127,7 +132,11 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     };
     // Before any message: with the cache, a first registration then needs no store read.
     if (devices instanceof CachedDeviceStore) logger.info({ devices: await devices.loadDirectory() }, 'device directory loaded');
-    await bridge.start(deps, eventsOver);
+    // Returns once connected and subscribed, or once the first attempt failed: the API then
+    // serves (GET /health names the broker) while the bridge keeps trying. A refused login stops here.
+    await bridge.start(deps, eventsOver).catch((err: unknown) => {
+      throw err instanceof BrokerRefusedError ? new Error(refusalMessage(err, login.username)) : err;
+    });
 
     const http = serve({
       fetch: createApi(deps, {
@@ -187,6 +196,27 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     await stopOwned();
     throw err;
   }
+}
+
+/**
+ * The bridge's broker account: LWMQN_BRIDGE_USERNAME, or `lwmqn-bridge` (the account
+ * local/mosquitto/add-bridge.sh makes) when only a password is set; nothing when neither is.
+ */
+export function bridgeLogin(env: NodeJS.ProcessEnv): { username?: string; password?: string } {
+  const password = env.LWMQN_BRIDGE_PASSWORD || undefined;
+  const username = env.LWMQN_BRIDGE_USERNAME || (password !== undefined ? 'lwmqn-bridge' : undefined);
+  return { username, password };
+}
+
+/** One line that says which setting to fix. */
+function refusalMessage(err: BrokerRefusedError, username: string | undefined): string {
+  if (!err.isLogin) return `${err.message}: check MQTT_URL`;
+  const as = username === undefined ? 'without a username (LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD are unset)' : `as '${username}'`;
+  return (
+    `the MQTT broker at ${err.url} refused the bridge's login ${as} (${err.reason}): ` +
+    `set LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD to the bridge's broker account ` +
+    `(local/mosquitto/add-bridge.sh prints the password; docs/SECURITY.md)`
+  );
 }
 
 /**

@@ -30,8 +30,8 @@ export interface E2eNode {
   announcements: unknown[];
   /** The argument lists the answering executable (device/0/factoryReset) was called with. */
   executed: unknown[][];
-  /** Connects and registers; resolves with the register answer (201/200). */
-  connect(url: string): Promise<{ status: number }>;
+  /** Connects and registers; resolves with the register answer (201/200). `options` go to MQTT.js (an account). */
+  connect(url: string, options?: Record<string, unknown>): Promise<{ status: number }>;
   /** Waits for a received message on `topic` whose payload passes `match`. */
   waitForMessage(topic: string, match?: (payload: string) => boolean, timeoutMs?: number): Promise<RawMessage>;
   close(): Promise<void>;
@@ -40,9 +40,10 @@ export interface E2eNode {
 /**
  * A device with, besides mqtt-node's own objects: temperature/0 (sensorValue is read-only in
  * IPSO), lightCtrl/0 (onOff 3311/0/5850 is read-write), and device/0 whose `reboot` (3/0/4)
- * never answers an execute (as mqtt-node's default) while `factoryReset` (3/0/5) answers.
+ * never answers an execute (as mqtt-node's default; `rebootAnswers` makes it answer) while
+ * `factoryReset` (3/0/5) answers.
  */
-export function makeNode(clientId: string, opts: { lifetime?: number } = {}): E2eNode {
+export function makeNode(clientId: string, opts: { lifetime?: number; rebootAnswers?: boolean } = {}): E2eNode {
   const so = new SmartObject();
   const executed: unknown[][] = [];
   so.init('temperature', 0, { sensorValue: 21.5, units: 'C' });
@@ -50,7 +51,11 @@ export function makeNode(clientId: string, opts: { lifetime?: number } = {}): E2
   so.init('device', 0, {
     manuf: 'lwmqn',
     model: 'MQ1',
-    reboot: { exec: function () {} },
+    reboot: {
+      exec: opts.rebootAnswers
+        ? (...args: unknown[]) => (args.pop() as (err: Error | null, data?: unknown) => void)(null, { rebooted: true })
+        : function () {},
+    },
     factoryReset: {
       exec: (...args: unknown[]) => {
         const cb = args.pop() as (err: Error | null, data?: unknown) => void;
@@ -82,10 +87,10 @@ export function makeNode(clientId: string, opts: { lifetime?: number } = {}): E2
     received,
     announcements,
     executed,
-    connect: async (url) => {
+    connect: async (url, options = {}) => {
       await ready;
       return new Promise((resolve, reject) =>
-        node.connect(url, { reconnectPeriod: 0 }, (err: Error | null, rsp: { status: number }) =>
+        node.connect(url, { reconnectPeriod: 0, ...options }, (err: Error | null, rsp: { status: number }) =>
           err ? reject(err) : resolve(rsp),
         ),
       );
