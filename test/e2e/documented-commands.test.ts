@@ -165,6 +165,10 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     );
     events.kill();
 
+    // The API described, and watched.
+    expect((await json('curl -s localhost:8080/openapi.json')).openapi).toBe('3.1.0');
+    expect(await curl('curl -s localhost:8080/metrics')).toMatch(/^lwmqn_answers_total\{channel="register",status="201"\} 1$/m);
+
     // Last: the device is told it is removed.
     await curl('curl -s -XDELETE localhost:8080/devices/node-1');
     expect(JSON.parse((await node.waitForMessage('deregister/response/node-1')).payload).status).toBe(202);
@@ -184,6 +188,7 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     };
     await cli('npx lwmqn devices', /^node-1\s+online\s/m);
     await cli('npx lwmqn device node-1', /^clientId\s+node-1$/m);
+    await cli('npx lwmqn objects node-1', /^temperature\/0\/sensorValue\s+\(3303\/0\/5700\)\s+21\.5 C$/m);
     await cli('npx lwmqn read node-1 temperature/0/sensorValue', /^205 Content\n21\.5$/m);
     await cli('npx lwmqn write node-1 lightCtrl/0/onOff true', /^204 Changed/m);
     await cli(`npx lwmqn write-attrs node-1 3303/0/5700 '{"pmin":1,"pmax":60}'`, /^204 Changed/m);
@@ -308,6 +313,53 @@ describe('docs/SECURITY.md: the account scripts and Mosquitto by hand', () => {
   });
 });
 
+describe("the embedded broker's accounts and TLS (README.md, docs/SECURITY.md)", () => {
+  test('the account lines write a users file without passwords; the TLS line of npm start serves devices with those accounts', async () => {
+    const dir = tempDir('lwmqn-doc-users-');
+    const usersFile = join(dir, 'users.json');
+    // Data folders aside: `$PWD/.lwmqn` (and the certificate files) are this test's folder.
+    const aside = (command: string) => command.replaceAll('$PWD/.lwmqn', dir).replace(/=(cert|key)\.pem/g, `=${dir}/$1.pem`);
+    const cliEnv = cleanEnv({ npm_config_offline: 'true' });
+    for (const command of ['npx lwmqn add-device dev-001', 'npx lwmqn add-app dashboard']) {
+      const run = runCommand(documented('README.md', command), { ...cliEnv, LWMQN_USERS_FILE: usersFile });
+      expect({ command, exit: await run.exit(30_000) }).toEqual({ command, exit: { code: 0, signal: null } });
+    }
+    const block = [
+      'export LWMQN_USERS_FILE=$PWD/.lwmqn/users.json',
+      'npx lwmqn add-device dev-001',
+      "npx lwmqn add-device dev-001 --password 'its-password'",
+      "echo 'its-password' | npx lwmqn add-device dev-001 --password -",
+      'npx lwmqn add-app dashboard',
+    ]
+      .map((command) => aside(documented('docs/SECURITY.md', command)))
+      .join(' && ');
+    const accounts = runCommand(block, cliEnv);
+    expect(await accounts.exit(60_000)).toEqual({ code: 0, signal: null });
+    expect(accounts.output()).toMatch(/^password: \S+$/m);
+    const stored = readFileSync(usersFile, 'utf8');
+    expect(Object.keys((JSON.parse(stored) as { accounts: object }).accounts).sort()).toEqual(['dashboard', 'dev-001']);
+    expect(stored).not.toContain('its-password');
+
+    const certLine = DOCS.find((d) => d.file === 'docs/SECURITY.md' && d.command.startsWith('openssl req -x509'))!.command;
+    expect((await runCommand(certLine, cliEnv, dir).exit(30_000)).code).toBe(0);
+    const [httpPort, mqttPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+    const tlsLine = aside(documented('docs/SECURITY.md', 'LWMQN_USERS_FILE=$PWD/.lwmqn/users.json MQTT_TLS_HOST=0.0.0.0 MQTT_TLS_CERT=cert.pem MQTT_TLS_KEY=key.pem npm start'));
+    const server = runCommand(tlsLine, cleanEnv({ LWMQN_DATA_DIR: join(dir, 'data'), HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), MQTT_TLS_PORT: String(tlsPort) }));
+    try {
+      await waitForHealth(server, `http://127.0.0.1:${httpPort}`);
+      const tls = { ca: readFileSync(join(dir, 'cert.pem')), servername: 'my-host', reconnectPeriod: 0, connectTimeout: 5_000 };
+      const device = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...tls, clientId: 'dev-001', username: 'dev-001', password: 'its-password' });
+      await device.endAsync();
+      await expect(
+        mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...tls, clientId: 'dev-001', username: 'dev-001', password: 'wrong' }),
+      ).rejects.toMatchObject({ code: 4 });
+    } finally {
+      process.kill(-server.child.pid!, 'SIGINT');
+      await server.exit(20_000);
+    }
+  });
+});
+
 describe('the benchmark', () => {
   test('`npm run bench -- --json`, sized down: JSON figures, nothing failed', async () => {
     const line = documented('README.md', 'npm run bench -- --json');
@@ -362,6 +414,18 @@ const COVERAGE: Record<string, Coverage> = {
   'README.md: curl -sN localhost:8080/events': HERE,
   'README.md: npx lwmqn devices': HERE,
   'README.md: npx lwmqn device node-1': HERE,
+  'README.md: npx lwmqn objects node-1': HERE,
+  'README.md: curl -s localhost:8080/openapi.json': HERE,
+  'README.md: curl -s localhost:8080/metrics': HERE,
+  'README.md: npx lwmqn add-device dev-001': HERE,
+  'README.md: npx lwmqn add-app dashboard': HERE,
+  'docs/SECURITY.md: export LWMQN_USERS_FILE=$PWD/.lwmqn/users.json': HERE,
+  'docs/SECURITY.md: npx lwmqn add-device dev-001': HERE,
+  "docs/SECURITY.md: npx lwmqn add-device dev-001 --password 'its-password'": HERE,
+  "docs/SECURITY.md: echo 'its-password' | npx lwmqn add-device dev-001 --password -": HERE,
+  'docs/SECURITY.md: npx lwmqn add-app dashboard': HERE,
+  'docs/SECURITY.md: LWMQN_USERS_FILE=$PWD/.lwmqn/users.json MQTT_TLS_HOST=0.0.0.0 MQTT_TLS_CERT=cert.pem MQTT_TLS_KEY=key.pem npm start': HERE,
+  'docs/SECURITY.md: openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=my-host -addext subjectAltName=DNS:my-host -keyout key.pem -out cert.pem': HERE,
   'README.md: npx lwmqn read node-1 temperature/0/sensorValue': HERE,
   'README.md: npx lwmqn write node-1 lightCtrl/0/onOff true': HERE,
   [`README.md: npx lwmqn write-attrs node-1 3303/0/5700 '{"pmin":1,"pmax":60}'`]: HERE,
@@ -439,7 +503,7 @@ describe('the inventory', () => {
   });
 
   test('the environment a documented command sets is read by the code', () => {
-    const sources = ['local/stack.ts', 'local/start.ts', 'shared/config.ts', 'local/mosquitto/run-local.sh', 'local/mosquitto/accounts.sh', 'local/mosquitto/add-bridge.sh']
+    const sources = ['local/stack.ts', 'local/start.ts', 'local/embedded-broker.ts', 'shared/config.ts', 'local/mosquitto/run-local.sh', 'local/mosquitto/accounts.sh', 'local/mosquitto/add-bridge.sh']
       .map((f) => readFileSync(join(ROOT, f), 'utf8'))
       .join('\n');
     const vars = new Set<string>();
