@@ -1,5 +1,5 @@
 import { ping } from '../../functions/ping';
-import { reaper } from '../../functions/reaper';
+import { REAPER_CONCURRENCY, reaper } from '../../functions/reaper';
 import { register } from '../../functions/register';
 import { answerReads, registerBody, registerDevice } from '../helpers/devices';
 import { makeDeps, message, startTestStore, type TestDeps, type TestStore } from '../helpers/recorder';
@@ -106,4 +106,26 @@ test('a stalled objList update is failed with 500 and the device keeps its old t
   const after = await device('n1');
   expect(after?.objects).toEqual(before.objects);
   expect(after?.objList).toEqual(before.objList);
+});
+
+test(`thousands of expiries are worked through at most ${REAPER_CONCURRENCY} at once, every one of them`, async () => {
+  const ids = Array.from({ length: 60 }, (_, i) => `bulk-${i}`);
+  for (const id of ids) await registerDevice(deps, id);
+  deps.clock.advance(601_000);
+  const reap = deps.devices.reap.bind(deps.devices);
+  let running = 0;
+  let most = 0;
+  jest.spyOn(deps.devices, 'reap').mockImplementation(async (id, now) => {
+    running++;
+    most = Math.max(most, running);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return await reap(id, now);
+    } finally {
+      running--;
+    }
+  });
+  const report = await reaper(deps);
+  expect(report.expired.sort()).toEqual([...ids].sort());
+  expect(most).toBe(REAPER_CONCURRENCY);
 });
