@@ -8,6 +8,7 @@ const TOKEN_KEY = 'lwmqn-token';
 
 export type DeviceStatus = 'online' | 'sleep' | 'offline';
 
+/** As GET /devices answers it: joinTime and expiresAt in seconds since the epoch. */
 export interface DeviceRecord {
   clientId: string;
   joinTime: number;

@@ -89,14 +89,16 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
             <Attr name="ip" value={device.ip} />
             <Attr name="mac" value={device.mac} />
             <Attr name="version" value={device.version} />
-            <Attr name="lifetime" value={`${device.lifetime} s (${duration(device.expiresAt - now)} left)`} />
-            <Attr name="joined" value={new Date(device.joinTime).toLocaleString()} />
-            <Attr name="expires" value={new Date(device.expiresAt).toLocaleString()} />
+            <Attr name="lifetime" value={`${device.lifetime} s (${duration(device.expiresAt * 1000 - now)} left)`} />
+            <Attr name="joined" value={new Date(device.joinTime * 1000).toLocaleString()} />
+            <Attr name="expires" value={new Date(device.expiresAt * 1000).toLocaleString()} />
             <Attr name="last activity" value={ago(device.lastActivity, now)} />
           </tbody>
         </table>
-      ) : (
+      ) : store.loaded ? (
         <p class="problem">This device is not registered (any more).</p>
+      ) : (
+        <p>Loading…</p>
       )}
       <p>
         <button onClick={() => void command(id, 'ping', {}).then((a) => setPing(a.text))}>Ping</button>{' '}

@@ -1,4 +1,4 @@
-import { api, devicePath, type DeviceRecord, type DeviceStatus, type LwmqnEvent } from './api';
+import { api, type DeviceRecord, type DeviceStatus, type LwmqnEvent } from './api';
 
 export interface Device extends DeviceRecord {
   /** When the console last heard of the device (an event), if it has. */
@@ -12,6 +12,8 @@ export interface Device extends DeviceRecord {
 export class FleetStore {
   readonly devices = new Map<string, Device>();
   version = 0;
+  /** The list has been fetched once. */
+  loaded = false;
   private readonly listeners = new Set<() => void>();
   private readonly eventListeners = new Set<(event: LwmqnEvent) => void>();
   private scheduled = false;
@@ -35,17 +37,7 @@ export class FleetStore {
     for (const record of answer.body as DeviceRecord[]) {
       this.devices.set(record.clientId, { ...record, lastActivity: seen.get(record.clientId)?.lastActivity });
     }
-    this.changed();
-  }
-
-  async refresh(id: string): Promise<void> {
-    const answer = await api('GET', devicePath(id));
-    if (answer.status === 200) {
-      const record = answer.body as DeviceRecord;
-      this.devices.set(id, { ...record, lastActivity: this.devices.get(id)?.lastActivity });
-    } else if (answer.status === 404) {
-      this.devices.delete(id);
-    }
+    this.loaded = true;
     this.changed();
   }
 
@@ -62,15 +54,17 @@ export class FleetStore {
       case 'devStatus':
         if (known) this.devices.set(id, { ...known, status: event.data as DeviceStatus, lastActivity: event.timestamp });
         break;
-      case 'devUpdate':
-        // The changed attributes; the record again for what follows from them (expiresAt).
-        if (known) this.devices.set(id, { ...known, ...(event.data as Partial<DeviceRecord>), lastActivity: event.timestamp });
-        void this.refresh(id);
+      case 'devUpdate': {
+        // The changed attributes; an update renews the lifetime, as a notify does.
+        if (!known) break;
+        const updated = { ...known, ...(event.data as Partial<DeviceRecord>) };
+        this.devices.set(id, { ...updated, lastActivity: event.timestamp, expiresAt: Math.floor(event.timestamp / 1000) + updated.lifetime });
         break;
+      }
       case 'devNotify':
       case 'devChange':
         // A notify renews the device's lifetime.
-        if (known) this.devices.set(id, { ...known, lastActivity: event.timestamp, expiresAt: event.timestamp + known.lifetime * 1000 });
+        if (known) this.devices.set(id, { ...known, lastActivity: event.timestamp, expiresAt: Math.floor(event.timestamp / 1000) + known.lifetime });
         break;
       default:
         if (known) this.devices.set(id, { ...known, lastActivity: event.timestamp });

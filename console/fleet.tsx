@@ -130,7 +130,7 @@ function DeviceRow({ device: d, now, top }: { device: Device; now: number; top: 
       </span>
       <span>{d.ip}</span>
       <span>{ago(d.lastActivity, now)}</span>
-      <span>{duration(d.expiresAt - now)}</span>
+      <span>{duration(d.expiresAt * 1000 - now)}</span>
       <span class="objects" title={objects}>
         {objects}
       </span>

@@ -61,6 +61,8 @@ test('the fleet list shows every device and one that registers after the page lo
     await row(page, 'console-1').waitFor();
     await expect(row(page, 'console-1').textContent()).resolves.toMatch(/online.*127\.0\.0\.1/);
     await expect(row(page, 'console-1').textContent()).resolves.toMatch(/temperature/);
+    // lifetime 600 s, just registered
+    await expect(row(page, 'console-1').textContent()).resolves.toMatch(/(9 min \d+|10 min 0) s/);
     await page.locator('.stream.live').waitFor();
 
     await world.node('console-2');
@@ -122,5 +124,43 @@ test('with LWMQN_API_TOKEN, the console asks for the token once, then works', as
   } finally {
     await page.close();
     await guarded.close();
+  }
+});
+
+test('10,000 devices: the list renders only the rows on screen, and scrolls to the last one', async () => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  page.setDefaultTimeout(WAIT_MS);
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const fleet = Array.from({ length: 10_000 }, (_, i) => ({
+      clientId: `bulk-${String(i).padStart(5, '0')}`,
+      joinTime: now,
+      lifetime: 600,
+      ip: '10.0.0.1',
+      mac: 'aa:bb:cc:dd:ee:ff',
+      version: '1',
+      objList: { '3303': [0] },
+      status: i % 3 === 0 ? 'sleep' : 'online',
+      expiresAt: now + 600,
+    }));
+    await page.route('**/devices', (route) => route.fulfill({ json: fleet }));
+    const started = Date.now();
+    await page.goto(world.stack.apiUrl, { timeout: WAIT_MS });
+    await row(page, 'bulk-00000').waitFor();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(page.locator('[data-count="all"]').textContent()).resolves.toBe('10000');
+    await expect(page.locator('[data-count="sleep"]').textContent()).resolves.toBe('3334');
+    expect(await page.locator('a.row.device').count()).toBeLessThan(60);
+
+    await page.locator('.list').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await row(page, 'bulk-09999').waitFor();
+    expect(await page.locator('a.row.device').count()).toBeLessThan(60);
+
+    await page.getByLabel('Status').selectOption('sleep');
+    await page.getByLabel('Filter by client id').fill('bulk-0999');
+    await row(page, 'bulk-09999').waitFor();
+    await expect(page.locator('a.row.device').count()).resolves.toBe(4); // 09990, 09993, 09996, 09999
+  } finally {
+    await page.close();
   }
 });
