@@ -88,10 +88,7 @@ export const devicePath = (id: string) => `/devices/${encodeURIComponent(id)}`;
  * Reads `GET /events` until stopped, reconnecting after a failure. `onReady` runs at each
  * (re)connection, when what was missed meanwhile should be fetched again.
  */
-export function streamEvents(
-  onEvent: (event: LwmqnEvent) => void,
-  onState: (state: 'live' | 'reconnecting') => void,
-): () => void {
+export function streamEvents(onEvent: (event: LwmqnEvent) => void, onState: (state: 'live' | 'reconnecting') => void): () => void {
   let stopped = false;
   let controller: AbortController | undefined;
   const run = async () => {

@@ -6,7 +6,11 @@ import { ago, duration, showValue } from './format';
 import { labelOid, ridName, statusWords } from './names';
 
 /** `POST /devices/:id/<command>`: the device's answer in words, with its data. */
-async function command(id: string, name: string, body: Record<string, unknown>): Promise<{ text: string; status?: number; data?: unknown }> {
+async function command(
+  id: string,
+  name: string,
+  body: Record<string, unknown>,
+): Promise<{ text: string; status?: number; data?: unknown }> {
   try {
     const answer = await api('POST', `${devicePath(id)}/${name}`, body);
     const b = (answer.body ?? {}) as { status?: number; data?: unknown; error?: string };

@@ -58,13 +58,22 @@ export class FleetStore {
         // The changed attributes; an update renews the lifetime, as a notify does.
         if (!known) break;
         const updated = { ...known, ...(event.data as Partial<DeviceRecord>) };
-        this.devices.set(id, { ...updated, lastActivity: event.timestamp, expiresAt: Math.floor(event.timestamp / 1000) + updated.lifetime });
+        this.devices.set(id, {
+          ...updated,
+          lastActivity: event.timestamp,
+          expiresAt: Math.floor(event.timestamp / 1000) + updated.lifetime,
+        });
         break;
       }
       case 'devNotify':
       case 'devChange':
         // A notify renews the device's lifetime.
-        if (known) this.devices.set(id, { ...known, lastActivity: event.timestamp, expiresAt: Math.floor(event.timestamp / 1000) + known.lifetime });
+        if (known)
+          this.devices.set(id, {
+            ...known,
+            lastActivity: event.timestamp,
+            expiresAt: Math.floor(event.timestamp / 1000) + known.lifetime,
+          });
         break;
       default:
         if (known) this.devices.set(id, { ...known, lastActivity: event.timestamp });

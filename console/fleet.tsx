@@ -123,7 +123,12 @@ function DeviceRow({ device: d, now, top }: { device: Device; now: number; top: 
     .map((o) => oidName(o) ?? o)
     .join(', ');
   return (
-    <a class="row device" href={`#/devices/${encodeURIComponent(d.clientId)}`} data-client-id={d.clientId} style={{ top: `${top}px` }}>
+    <a
+      class="row device"
+      href={`#/devices/${encodeURIComponent(d.clientId)}`}
+      data-client-id={d.clientId}
+      style={{ top: `${top}px` }}
+    >
       <span class="id">{d.clientId}</span>
       <span>
         <StatusBadge status={d.status} />

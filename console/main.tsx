@@ -77,7 +77,14 @@ function App() {
           >
             <h2>API token</h2>
             <p>{ask.wrong ? 'The API refused that token. ' : ''}This server needs its API token (LWMQN_API_TOKEN).</p>
-            <input type="password" name="token" aria-label="API token" autoFocus value={token} onInput={(e) => setToken(e.currentTarget.value)} />
+            <input
+              type="password"
+              name="token"
+              aria-label="API token"
+              autoFocus
+              value={token}
+              onInput={(e) => setToken(e.currentTarget.value)}
+            />
             <button type="submit">Use token</button>
           </form>
         </div>

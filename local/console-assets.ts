@@ -23,7 +23,9 @@ export async function ipsoNames(): Promise<IpsoNames> {
   const text = await readFile(require.resolve('lwm2m-id/defs/defs.json'), 'utf8');
   const defs = JSON.parse(text) as Record<string, unknown>;
   const numbers = (v: unknown): Record<string, number> =>
-    Object.fromEntries(Object.entries((v ?? {}) as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
+    Object.fromEntries(
+      Object.entries((v ?? {}) as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'),
+    );
   const invert = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [String(v), k]));
   const oidByName = numbers(defs.oid);
   const specific: Record<string, Record<string, string>> = {};

@@ -94,13 +94,17 @@ test('device view: a notify changes the shown value in place; Read shows 205 and
     dev.so.write(3303, 0, 5700, 25.25, () => undefined);
     await resource(page, '3303/0/5700').getByRole('button', { name: 'Read' }).click();
     const answer = resource(page, '3303/0/5700').locator('.answer');
-    await page.waitForFunction((el) => /^205 Content: 25\.25$/.test(el?.textContent ?? ''), await answer.elementHandle(), { timeout: WAIT_MS });
+    await page.waitForFunction((el) => /^205 Content: 25\.25$/.test(el?.textContent ?? ''), await answer.elementHandle(), {
+      timeout: WAIT_MS,
+    });
     await expect(value.textContent()).resolves.toBe('25.25');
 
     const onOff = resource(page, '3311/0/5850');
     await onOff.locator('input.write-input').fill('true');
     await onOff.getByRole('button', { name: 'Write' }).click();
-    await page.waitForFunction((el) => /^204 Changed/.test(el?.textContent ?? ''), await onOff.locator('.answer').elementHandle(), { timeout: WAIT_MS });
+    await page.waitForFunction((el) => /^204 Changed/.test(el?.textContent ?? ''), await onOff.locator('.answer').elementHandle(), {
+      timeout: WAIT_MS,
+    });
     await expect(onOff.locator('td.value').textContent()).resolves.toBe('true');
     const written = await new Promise((resolve) => dev.so.read(3311, 0, 5850, (_: unknown, v: unknown) => resolve(v)));
     expect(written).toBe(true);
