@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, devicePath, type ObjectTree } from './api';
+import { Chart, type Series } from './chart';
 import { StatusBadge } from './fleet';
 import type { FleetStore } from './fleet-store';
 import { ago, duration, showValue } from './format';
@@ -39,6 +40,10 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
   const [problem, setProblem] = useState('');
   const [flashes, setFlashes] = useState<Record<string, number>>({});
   const [ping, setPing] = useState('');
+  // The numeric values seen since the view opened, for the chart.
+  const history = useRef<Record<string, Series>>({});
+  const [historyVersion, setHistoryVersion] = useState(0);
+  const [charted, setCharted] = useState<string | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -67,6 +72,18 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
   }, [id, store]);
 
   function setValues(oid: string, iid: string, values: Record<string, unknown>) {
+    const at = Date.now() / 1000;
+    for (const [rid, value] of Object.entries(values)) {
+      if (typeof value !== 'number') continue;
+      const series = (history.current[`${oid}/${iid}/${rid}`] ??= { times: [], values: [] });
+      series.times.push(at);
+      series.values.push(value);
+      if (series.times.length > 1000) {
+        series.times.shift();
+        series.values.shift();
+      }
+    }
+    setHistoryVersion((v) => v + 1);
     setTree((t) => {
       if (!t) return t;
       const instance = { ...(t[oid]?.[iid] ?? {}), ...values };
@@ -78,6 +95,17 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
       return next;
     });
   }
+
+  const chart = (path: string) => {
+    const [oid, iid, rid] = path.split('/');
+    const value = tree?.[oid]?.[iid]?.[rid];
+    if (!history.current[path] && typeof value === 'number') history.current[path] = { times: [Date.now() / 1000], values: [value] };
+    setCharted(path);
+  };
+  const chartLabel = (path: string) => {
+    const [oid, , rid] = path.split('/');
+    return `${ridName(oid, rid) ?? rid} (${path})`;
+  };
 
   return (
     <section class="device-view">
@@ -109,6 +137,14 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
         <span class="answer">{ping}</span>
       </p>
       {problem && <p class="problem">{problem}</p>}
+      {charted && history.current[charted] && (
+        <div class="chart-box">
+          <h3>
+            {chartLabel(charted)} <button onClick={() => setCharted(null)}>Close chart</button>
+          </h3>
+          <Chart label={chartLabel(charted)} series={history.current[charted]} version={historyVersion} />
+        </div>
+      )}
       {tree &&
         Object.keys(tree)
           .sort((a, b) => Number(a) - Number(b))
@@ -130,6 +166,7 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
                         value={tree[oid][iid][rid]}
                         flash={flashes[`${oid}/${iid}/${rid}`] ?? 0}
                         onValue={(v) => setValues(oid, iid, { [rid]: v })}
+                        onChart={typeof tree[oid][iid][rid] === 'number' ? () => chart(`${oid}/${iid}/${rid}`) : undefined}
                       />
                     ))}
                   </tbody>
@@ -160,6 +197,7 @@ function ResourceRow(props: {
   value: unknown;
   flash: number;
   onValue: (value: unknown) => void;
+  onChart?: () => void;
 }) {
   const { id, oid, iid, rid, value, flash } = props;
   const path = `${oid}/${iid}/${rid}`;
@@ -219,6 +257,7 @@ function ResourceRow(props: {
           Discover
         </button>
         <button onClick={() => setAttrsOpen(!attrsOpen)}>Attributes…</button>
+        {props.onChart && <button onClick={props.onChart}>Chart</button>}
         {attrsOpen && (
           <span class="attrs-form">
             {ATTRS.map((k) => (

@@ -69,7 +69,10 @@ export async function buildConsole(): Promise<ConsoleAssets> {
     logLevel: 'silent',
   });
   const js = result.outputFiles[0].text;
-  const css = await readFile(resolve(ROOT, 'console/style.css'), 'utf8');
+  const css = [
+    await readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
+    await readFile(resolve(ROOT, 'console/style.css'), 'utf8'),
+  ].join('\n');
   return { html: HTML, js, css };
 }
 

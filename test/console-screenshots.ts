@@ -35,7 +35,11 @@ async function main(): Promise<void> {
     await onOff.locator('input.write-input').fill('true');
     await onOff.getByRole('button', { name: 'Write' }).click();
     await onOff.locator('.answer').filter({ hasText: '204' }).waitFor();
-    await page.waitForTimeout(300);
+    await sensor.getByRole('button', { name: 'Chart' }).click();
+    for (const t of [21.9, 22.4, 22.1, 23.0, 23.6, 23.2, 24.0]) {
+      await nodeCall((cb) => devices[0].node.notify({ oid: 3303, iid: 0, rid: 5700, data: t }, cb));
+      await page.waitForTimeout(250);
+    }
     await nodeCall((cb) => devices[0].node.notify({ oid: 3303, iid: 0, rid: 5700, data: 24.1 }, cb));
     await page.waitForTimeout(200); // mid-flash
     await page.screenshot({ path: resolve(__dirname, '../docs/console-device.png'), fullPage: true });

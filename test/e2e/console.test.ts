@@ -108,6 +108,14 @@ test('device view: a notify changes the shown value in place; Read shows 205 and
     await expect(onOff.locator('td.value').textContent()).resolves.toBe('true');
     const written = await new Promise((resolve) => dev.so.read(3311, 0, 5850, (_: unknown, v: unknown) => resolve(v)));
     expect(written).toBe(true);
+
+    // A live chart of the numeric resource: a uPlot canvas that takes the next notification.
+    await resource(page, '3303/0/5700').getByRole('button', { name: 'Chart' }).click();
+    await page.locator('.chart-box canvas').waitFor();
+    await expect(page.locator('.chart-box h3').textContent()).resolves.toMatch(/sensorValue \(3303\/0\/5700\)/);
+    await nodeCall((cb) => dev.node.notify({ oid: 3303, iid: 0, rid: 5700, data: 31 }, cb));
+    await page.waitForFunction((el) => el?.textContent === '31', await value.elementHandle(), { timeout: WAIT_MS });
+    await expect(page.locator('.chart-box canvas').count()).resolves.toBe(1);
   } finally {
     await page.close();
   }
