@@ -78,7 +78,7 @@ test('the fleet list shows every device and one that registers after the page lo
   }
 });
 
-test('device view: a notify changes the shown value in place; Read shows 205 and the value; Write shows 204', async () => {
+test('device view: a notify changes the shown value in place; Read shows 205 and the value; Write shows 204 (405 where refused); a live chart', async () => {
   const page = await openPage(`${world.stack.apiUrl}/#/devices/console-1`);
   try {
     const value = resource(page, '3303/0/5700').locator('td.value');
@@ -98,6 +98,13 @@ test('device view: a notify changes the shown value in place; Read shows 205 and
       timeout: WAIT_MS,
     });
     await expect(value.textContent()).resolves.toBe('25.25');
+
+    // sensorValue is read-only in IPSO: the device refuses the write, and the console says so.
+    await resource(page, '3303/0/5700').locator('input.write-input').fill('12');
+    await resource(page, '3303/0/5700').getByRole('button', { name: 'Write' }).click();
+    await page.waitForFunction((el) => /^405 Method Not Allowed/.test(el?.textContent ?? ''), await answer.elementHandle(), {
+      timeout: WAIT_MS,
+    });
 
     const onOff = resource(page, '3311/0/5850');
     await onOff.locator('input.write-input').fill('true');
