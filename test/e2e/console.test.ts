@@ -128,13 +128,17 @@ test('device view: a notify changes the shown value in place; Read shows 205 and
   }
 });
 
-test('with LWMQN_API_TOKEN, the console asks for the token once, then works', async () => {
+test('with LWMQN_API_TOKEN, the console asks for the token (again when refused), then works', async () => {
   const guarded = await startWorld({ LWMQN_API_TOKEN: 'console-token' });
   const page = await openPage(guarded.stack.apiUrl);
   try {
     await guarded.node('guarded-1');
     const field = page.getByLabel('API token');
     await field.waitFor();
+    // A wrong token: the form comes back and says so.
+    await field.fill('not-it');
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await page.locator('.token-form', { hasText: 'refused' }).waitFor();
     await field.fill('console-token');
     await page.getByRole('button', { name: 'Use token' }).click();
     await row(page, 'guarded-1').waitFor();
