@@ -87,12 +87,12 @@ export function FleetView({ store, now }: { store: FleetStore; now: number }) {
         <span>lifetime left</span>
         <span>objects</span>
       </div>
-      <WindowedList items={shown} now={now} />
+      <WindowedList items={shown} total={all.length} now={now} />
     </section>
   );
 }
 
-function WindowedList({ items, now }: { items: Device[]; now: number }) {
+function WindowedList({ items, total, now }: { items: Device[]; total: number; now: number }) {
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
   const [box, setBox] = useState<HTMLDivElement | null>(null);
@@ -108,7 +108,7 @@ function WindowedList({ items, now }: { items: Device[]; now: number }) {
   const last = Math.min(items.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
   return (
     <div class="list" ref={setBox} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
-      {items.length === 0 && <p class="empty">No device{items.length === 0 ? ' matches' : ''}.</p>}
+      {items.length === 0 && <p class="empty">{total === 0 ? 'No device has registered yet.' : 'No device matches.'}</p>}
       <div style={{ height: `${items.length * ROW_HEIGHT}px`, position: 'relative' }}>
         {items.slice(first, last).map((d, i) => (
           <DeviceRow key={d.clientId} device={d} now={now} top={(first + i) * ROW_HEIGHT} />
