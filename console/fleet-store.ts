@@ -17,6 +17,8 @@ export class FleetStore {
   private readonly listeners = new Set<() => void>();
   private readonly eventListeners = new Set<(event: LwmqnEvent) => void>();
   private scheduled = false;
+  /** Events that came while the list was being fetched: applied again over the fetched list. */
+  private meanwhile: LwmqnEvent[] | undefined;
 
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -30,18 +32,31 @@ export class FleetStore {
   }
 
   async load(): Promise<void> {
-    const answer = await api('GET', '/devices');
+    const missed: LwmqnEvent[] = [];
+    this.meanwhile = missed;
+    const answer = await api('GET', '/devices').finally(() => {
+      if (this.meanwhile === missed) this.meanwhile = undefined;
+    });
     if (answer.status !== 200 || !Array.isArray(answer.body)) return;
     const seen = new Map(this.devices);
     this.devices.clear();
     for (const record of answer.body as DeviceRecord[]) {
       this.devices.set(record.clientId, { ...record, lastActivity: seen.get(record.clientId)?.lastActivity });
     }
+    // The list may have been read before some of them (a device that left, then came back...).
+    for (const event of missed) this.update(event);
     this.loaded = true;
     this.changed();
   }
 
   apply(event: LwmqnEvent): void {
+    this.meanwhile?.push(event);
+    this.update(event);
+    for (const listener of [...this.eventListeners]) listener(event);
+    this.changed();
+  }
+
+  private update(event: LwmqnEvent): void {
     const id = event.clientId;
     const known = this.devices.get(id);
     switch (event.type) {
@@ -72,14 +87,12 @@ export class FleetStore {
           this.devices.set(id, {
             ...known,
             lastActivity: event.timestamp,
-            expiresAt: Math.floor(event.timestamp / 1000) + known.lifetime,
+            expiresAt: Math.max(known.expiresAt, Math.floor(event.timestamp / 1000) + known.lifetime),
           });
         break;
       default:
         if (known) this.devices.set(id, { ...known, lastActivity: event.timestamp });
     }
-    for (const listener of [...this.eventListeners]) listener(event);
-    this.changed();
   }
 
   private changed(): void {
