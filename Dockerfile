@@ -7,7 +7,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 
 # Dependencies first, so a source change does not reinstall them. Dev dependencies (CDK, jest,
-# esbuild for the Lambda bundles) are not needed to run; install scripts are not needed either.
+# the test tools) are not needed to run; install scripts are not needed either. esbuild is a
+# runtime dependency: it bundles the web console (console/) when the server starts.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
@@ -16,6 +17,7 @@ COPY bin ./bin
 COPY shared ./shared
 COPY functions ./functions
 COPY local ./local
+COPY console ./console
 
 # Without DYNAMODB_ENDPOINT the process keeps an embedded store here; make it writable.
 RUN mkdir -p /app/.lwmqn && chown node:node /app/.lwmqn

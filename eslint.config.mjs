@@ -1,5 +1,6 @@
 // ESLint flat config: type-aware typescript-eslint rules for the TypeScript project (every
-// folder in tsconfig.json's `include`), plain recommended rules for the few CommonJS scripts.
+// folder in tsconfig.json's `include`, and console/ under its own tsconfig.json), plain
+// recommended rules for the few CommonJS scripts.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
@@ -45,7 +46,7 @@ export default defineConfig(
     ignores: ['node_modules/', 'cdk.out/', '.lwmqn/', '.bench-cache/', 'coverage/', 'dist/'],
   },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {

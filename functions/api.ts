@@ -29,7 +29,26 @@ export interface ApiOptions {
   token?: string;
   /** What the runtime knows is wrong (broker link down, messages waiting for the store). */
   problems?: () => string[];
+  /**
+   * The web console's files, served at `/` and `/console/*` without the token (they hold no
+   * fleet data: the console asks for the token when the API answers 401). Only the local stack
+   * passes it (local/console-assets.ts bundles them), so the Lambda bundle does not carry esbuild.
+   */
+  console?: () => Promise<ConsoleAssets>;
 }
+
+/** The console's page, script and style sheet. */
+export interface ConsoleAssets {
+  html: string;
+  js: string;
+  css: string;
+}
+
+const CONSOLE_FILES: Record<string, { key: keyof ConsoleAssets; type: string }> = {
+  '/': { key: 'html', type: 'text/html; charset=utf-8' },
+  '/console/app.js': { key: 'js', type: 'text/javascript; charset=utf-8' },
+  '/console/app.css': { key: 'css', type: 'text/css; charset=utf-8' },
+};
 
 const HEALTH_PROBE_MS = 2_000;
 
@@ -47,6 +66,11 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
 
   app.use('*', async (c, next) => {
+    const consoleFile = c.req.method === 'GET' ? CONSOLE_FILES[c.req.path] : undefined;
+    if (consoleFile && options.console) {
+      const assets = await options.console();
+      return c.body(assets[consoleFile.key], 200, { 'content-type': consoleFile.type, 'cache-control': 'no-cache' });
+    }
     if (options.token && c.req.path !== '/health' && c.req.header('authorization') !== `Bearer ${options.token}`) {
       return c.json({ error: 'missing or wrong bearer token' }, 401);
     }

@@ -16,6 +16,7 @@ import { ensureTable } from '../shared/store/table/definition';
 import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
 import { TableSettingsStore } from '../shared/store/table/settings';
 import { Bridge, BrokerRefusedError } from './bridge';
+import { consoleAssets } from './console-assets';
 import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
@@ -138,8 +139,12 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       throw err instanceof BrokerRefusedError ? new Error(refusalMessage(err, login.username)) : err;
     });
 
+    // The web console is bundled now, in the background, so its first page is served at once.
+    const consoleFiles = consoleAssets();
+    consoleFiles().catch((err: unknown) => logger.error({ err }, 'web console could not be bundled'));
     const http = serve({
       fetch: createApi(deps, {
+        console: consoleFiles,
         events: bus,
         metrics: () => metrics.text(),
         token: env.LWMQN_API_TOKEN || undefined,

@@ -94,7 +94,7 @@ test('the Dockerfile: node:20-slim, npm ci, starts local/start.ts with tsx', () 
   expect(dockerfile).toMatch(/^RUN npm ci\b/m);
   expect(dockerfile).toMatch(/^CMD \["node", "--require", "tsx\/cjs", "local\/start\.ts"\]\s*$/m);
   // Everything start.ts imports is copied in.
-  for (const dir of ['shared', 'functions', 'local']) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} `, 'm'));
+  for (const dir of ['shared', 'functions', 'local', 'console']) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} `, 'm'));
 });
 
 test('.dockerignore keeps node_modules, local state and the broker secrets out of the build context', () => {

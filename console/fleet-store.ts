@@ -1,0 +1,107 @@
+import { api, type DeviceRecord, type DeviceStatus, type LwmqnEvent } from './api';
+
+export interface Device extends DeviceRecord {
+  /** When the console last heard of the device (an event), if it has. */
+  lastActivity?: number;
+}
+
+/**
+ * Every device, kept up to date from the event stream. Listeners are told at most once per
+ * animation frame, so a burst of events costs one render.
+ */
+export class FleetStore {
+  readonly devices = new Map<string, Device>();
+  version = 0;
+  /** The list has been fetched once. */
+  loaded = false;
+  private readonly listeners = new Set<() => void>();
+  private readonly eventListeners = new Set<(event: LwmqnEvent) => void>();
+  private scheduled = false;
+  /** Events that came while the list was being fetched: applied again over the fetched list. */
+  private meanwhile: LwmqnEvent[] | undefined;
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Every event, for views that show more than the fleet (a device's values). */
+  onEvent(listener: (event: LwmqnEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  async load(): Promise<void> {
+    const missed: LwmqnEvent[] = [];
+    this.meanwhile = missed;
+    const answer = await api('GET', '/devices').finally(() => {
+      if (this.meanwhile === missed) this.meanwhile = undefined;
+    });
+    if (answer.status !== 200 || !Array.isArray(answer.body)) return;
+    const seen = new Map(this.devices);
+    this.devices.clear();
+    for (const record of answer.body as DeviceRecord[]) {
+      this.devices.set(record.clientId, { ...record, lastActivity: seen.get(record.clientId)?.lastActivity });
+    }
+    // The list may have been read before some of them (a device that left, then came back...).
+    for (const event of missed) this.update(event);
+    this.loaded = true;
+    this.changed();
+  }
+
+  apply(event: LwmqnEvent): void {
+    this.meanwhile?.push(event);
+    this.update(event);
+    for (const listener of [...this.eventListeners]) listener(event);
+    this.changed();
+  }
+
+  private update(event: LwmqnEvent): void {
+    const id = event.clientId;
+    const known = this.devices.get(id);
+    switch (event.type) {
+      case 'devIncoming':
+        this.devices.set(id, { ...(event.data as DeviceRecord), lastActivity: event.timestamp });
+        break;
+      case 'devLeaving':
+        this.devices.delete(id);
+        break;
+      case 'devStatus':
+        if (known) this.devices.set(id, { ...known, status: event.data as DeviceStatus, lastActivity: event.timestamp });
+        break;
+      case 'devUpdate': {
+        // The changed attributes; an update renews the lifetime, as a notify does.
+        if (!known) break;
+        const updated = { ...known, ...(event.data as Partial<DeviceRecord>) };
+        this.devices.set(id, {
+          ...updated,
+          lastActivity: event.timestamp,
+          expiresAt: Math.floor(event.timestamp / 1000) + updated.lifetime,
+        });
+        break;
+      }
+      case 'devNotify':
+      case 'devChange':
+        // A notify renews the device's lifetime.
+        if (known)
+          this.devices.set(id, {
+            ...known,
+            lastActivity: event.timestamp,
+            expiresAt: Math.max(known.expiresAt, Math.floor(event.timestamp / 1000) + known.lifetime),
+          });
+        break;
+      default:
+        if (known) this.devices.set(id, { ...known, lastActivity: event.timestamp });
+    }
+  }
+
+  private changed(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.version += 1;
+      for (const listener of [...this.listeners]) listener();
+    });
+  }
+}

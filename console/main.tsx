@@ -1,0 +1,96 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { saveToken, setTokenPrompt, streamEvents } from './api';
+import { DeviceView } from './device';
+import { FleetView } from './fleet';
+import { FleetStore } from './fleet-store';
+
+/** The web console: `#/` the fleet, `#/devices/<id>` one device. */
+const store = new FleetStore();
+
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const changed = () => setHash(location.hash);
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return hash;
+}
+
+interface Ask {
+  wrong: boolean;
+  done: () => void;
+}
+
+function App() {
+  const hash = useHash();
+  const [, setVersion] = useState(0);
+  const [now, setNow] = useState(Date.now());
+  const [stream, setStream] = useState<'connecting' | 'live' | 'reconnecting'>('connecting');
+  const [ask, setAsk] = useState<Ask | null>(null);
+  const [token, setToken] = useState('');
+
+  useEffect(() => {
+    setTokenPrompt((wrong) => new Promise<void>((done) => setAsk({ wrong, done })));
+    const off = store.subscribe(() => setVersion(store.version));
+    const stop = streamEvents(
+      (event) => store.apply(event),
+      (state) => {
+        setStream(state);
+        // (Re)connected: what happened meanwhile is in the list, not in the stream.
+        if (state === 'live') void store.load();
+      },
+    );
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => {
+      off();
+      stop();
+      clearInterval(timer);
+    };
+  }, []);
+
+  const match = /^#\/devices\/(.+)$/.exec(hash);
+  const id = match ? decodeURIComponent(match[1]) : undefined;
+
+  return (
+    <>
+      <header>
+        <h1>
+          <a href="#/">LWMQN console</a>
+        </h1>
+        <span class={`stream ${stream}`} title="the live event stream (GET /events)">
+          {stream === 'live' ? '● live' : stream === 'connecting' ? '○ connecting' : '○ reconnecting…'}
+        </span>
+      </header>
+      <main>{id !== undefined ? <DeviceView store={store} id={id} now={now} /> : <FleetView store={store} now={now} />}</main>
+      {ask && (
+        <div class="overlay">
+          <form
+            class="token-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              saveToken(token);
+              setAsk(null);
+              ask.done();
+            }}
+          >
+            <h2>API token</h2>
+            <p>{ask.wrong ? 'The API refused that token. ' : ''}This server needs its API token (LWMQN_API_TOKEN).</p>
+            <input
+              type="password"
+              name="token"
+              aria-label="API token"
+              autoFocus
+              value={token}
+              onInput={(e) => setToken(e.currentTarget.value)}
+            />
+            <button type="submit">Use token</button>
+          </form>
+        </div>
+      )}
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
