@@ -149,7 +149,9 @@ class LightDevice implements BenchDevice {
     const msg = JSON.parse(payload.toString()) as { transId: number; cmdId?: number; oid?: number; status: number };
     if (topic.startsWith('request/')) {
       const data = msg.cmdId === 0 ? TREE[String(msg.oid)] : undefined;
-      const answer = data ? { transId: msg.transId, cmdId: msg.cmdId, status: 205, data } : { transId: msg.transId, cmdId: msg.cmdId, status: 404 };
+      const answer = data
+        ? { transId: msg.transId, cmdId: msg.cmdId, status: 205, data }
+        : { transId: msg.transId, cmdId: msg.cmdId, status: 404 };
       this.client!.publish(`response/${this.clientId}`, JSON.stringify(answer), { qos: 1 });
       return;
     }

@@ -138,7 +138,9 @@ async function measureRegistrations(servers: ServerUnderTest[]): Promise<Map<str
       );
       try {
         await prepareAll(devices);
-        const label = warm ? `${server.name}: warm-up burst` : `${server.name}: burst ${r + (opts.warmup > 0 ? 0 : 1)}/${opts.rounds}`;
+        const label = warm
+          ? `${server.name}: warm-up burst`
+          : `${server.name}: burst ${r + (opts.warmup > 0 ? 0 : 1)}/${opts.rounds}`;
         const timed = await burst(devices, label);
         sampleRss(server);
         result.failures += timed.failures;
@@ -187,7 +189,8 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
           while (performance.now() < until) {
             const t0 = performance.now();
             const status = await d.notify(++value);
-            if (status !== 204) notifyFailures++; // failures count during the warm-up too
+            if (status !== 204)
+              notifyFailures++; // failures count during the warm-up too
             else if (t0 >= warmUntil) latencies.push(performance.now() - t0);
           }
         }),
@@ -258,10 +261,7 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
 function printTable(results: Result[]): void {
   const rows: Array<[string, (r: Result) => string]> = [
     ['devices (client)', (r) => `${r.devices} (${r.client})`],
-    [
-      `registrations/s (burst, median of ${opts.rounds})`,
-      registrationCell,
-    ],
+    [`registrations/s (burst, median of ${opts.rounds})`, registrationCell],
     ['warm-up before notify and read counts', () => `${opts.warmup} s`],
     [`notifications/s (${opts.inflight} in flight/device)`, (r) => `${r.notificationsPerSecond} (${r.notifyFailures} failed)`],
     ['notify latency p50 / p99', (r) => `${r.notifyP50Ms} / ${r.notifyP99Ms} ms`],
@@ -322,7 +322,8 @@ function registrationsOf(reg: Registrations) {
 }
 
 function registrationCell(r: Pick<Result, 'registrationsPerSecond' | 'registrationRounds' | 'registrationFailures'>): string {
-  const spread = r.registrationRounds.length > 1 ? `${Math.min(...r.registrationRounds)}-${Math.max(...r.registrationRounds)}, ` : '';
+  const spread =
+    r.registrationRounds.length > 1 ? `${Math.min(...r.registrationRounds)}-${Math.max(...r.registrationRounds)}, ` : '';
   return `${r.registrationsPerSecond} (${spread}${r.registrationFailures} failed)`;
 }
 

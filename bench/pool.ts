@@ -26,7 +26,10 @@ let medianWins = 0;
 let compared = 0;
 for (const file of files) {
   const out = JSON.parse(readFileSync(file, 'utf8')) as Output;
-  const series = [...out.results.map((r) => ({ name: r.server, ...r })), ...(out.ceiling ? [{ name: 'client ceiling', ...out.ceiling }] : [])];
+  const series = [
+    ...out.results.map((r) => ({ name: r.server, ...r })),
+    ...(out.ceiling ? [{ name: 'client ceiling', ...out.ceiling }] : []),
+  ];
   for (const s of series) byServer.set(s.name, [...(byServer.get(s.name) ?? []), ...s.registrationRounds]);
   const [ours, reference] = out.results;
   if (!reference) continue;

@@ -25,7 +25,9 @@ export const sd = (values: number[]): number =>
 /** Resident memory in MiB of a process and its children (our embedded store), from /proc (Linux). */
 export function rssMiB(pid: number): number {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     const own = line ? Number(line.replace(/\D+/g, '')) / 1024 : NaN;
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     return Math.round(children.reduce((sum, child) => sum + rssMiB(Number(child)), own));

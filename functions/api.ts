@@ -112,10 +112,7 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
     const id = clientIdOf(c);
     const removed = await deps.devices.remove(id, deps.clock.now());
     if (!removed) return notRegistered(c);
-    await Promise.all([
-      respond(deps, 'deregister', id, 0, Status.Deleted),
-      emitEvent(deps, 'devLeaving', id, removed.mac),
-    ]);
+    await Promise.all([respond(deps, 'deregister', id, 0, Status.Deleted), emitEvent(deps, 'devLeaving', id, removed.mac)]);
     return c.json({ clientId: id, removed: true });
   });
 

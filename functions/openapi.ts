@@ -104,7 +104,10 @@ export function apiRoutes(): RouteConfig[] {
       summary: 'The live event stream (server-sent events; each event named by its type)',
       tags: ['events'],
       responses: {
-        200: { description: 'text/event-stream of {type, clientId, data, timestamp}', content: { 'text/event-stream': { schema: z.string() } } },
+        200: {
+          description: 'text/event-stream of {type, clientId, data, timestamp}',
+          content: { 'text/event-stream': { schema: z.string() } },
+        },
         ...failures,
         501: json(errorAnswer, 'no event stream in this runtime: subscribe to MQTT lwmqn/events/#'),
       },
@@ -125,7 +128,10 @@ export function apiRoutes(): RouteConfig[] {
       path: '/openapi.json',
       summary: 'This document',
       tags: ['server'],
-      responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.object({}).passthrough() } } }, ...failures },
+      responses: {
+        200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.object({}).passthrough() } } },
+        ...failures,
+      },
     },
   ];
 }

@@ -43,12 +43,7 @@ export const TABLE_ACTIONS = [
 ];
 
 /** Topics the server publishes on, as IoT topic ARN resource names. */
-export const SERVER_TOPICS = [
-  ...RESPONDING_CHANNELS.map((c) => `${c}/response/*`),
-  'request/*',
-  'announce',
-  'lwmqn/events/*',
-];
+export const SERVER_TOPICS = [...RESPONDING_CHANNELS.map((c) => `${c}/response/*`), 'request/*', 'announce', 'lwmqn/events/*'];
 
 export interface LwmqnStackProps extends StackProps {
   settings: LwmqnSettings;
@@ -122,7 +117,9 @@ export class LwmqnStack extends Stack {
 
     // The role the rules' error actions assume: send to the dead-letter queue, nothing else.
     const ruleErrorRole = new iam.Role(this, 'RuleErrorRole', {
-      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
       description: 'lets the LWMQN topic rules keep the messages they failed to deliver',
     });
     ruleErrorRole.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));

@@ -309,28 +309,35 @@ export class Bridge {
       },
     };
     const deps: Deps = { ...this.deps!, publisher, events: this.eventsFor?.(publisher) ?? this.deps!.events };
-    const handled = this.queue.push(key, async () => {
-      for (let attempt = 0; ; attempt++) {
-        const started = performance.now();
-        try {
-          await handler(message, deps);
-          deps.metrics.handled(channel, (performance.now() - started) / 1000, false);
-          return;
-        } catch (err) {
-          deps.metrics.handled(channel, (performance.now() - started) / 1000, true);
-          if (this.closing) throw err; // left unacknowledged: the broker delivers it again next start
-          const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
-          this.lastError = err instanceof Error ? err.message : String(err);
-          this.retrying.add(topic + '#' + message.receivedAt);
-          this.options.log.error({ err, topic, attempt, retryInMs: delay }, 'handler failed; retrying');
-          await new Promise((resolve) => setTimeout(resolve, delay));
-        } finally {
-          this.retrying.delete(topic + '#' + message.receivedAt);
+    const handled = this.queue.push(
+      key,
+      async () => {
+        for (let attempt = 0; ; attempt++) {
+          const started = performance.now();
+          try {
+            await handler(message, deps);
+            deps.metrics.handled(channel, (performance.now() - started) / 1000, false);
+            return;
+          } catch (err) {
+            deps.metrics.handled(channel, (performance.now() - started) / 1000, true);
+            if (this.closing) throw err; // left unacknowledged: the broker delivers it again next start
+            const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt);
+            this.lastError = err instanceof Error ? err.message : String(err);
+            this.retrying.add(topic + '#' + message.receivedAt);
+            this.options.log.error({ err, topic, attempt, retryInMs: delay }, 'handler failed; retrying');
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          } finally {
+            this.retrying.delete(topic + '#' + message.receivedAt);
+          }
         }
-      }
-    }, urgent);
+      },
+      urgent,
+    );
     // Acknowledged once its answers are, and the device's earlier messages.
-    return this.acks.after(key, handled.then(() => Promise.all(answersAcked)));
+    return this.acks.after(
+      key,
+      handled.then(() => Promise.all(answersAcked)),
+    );
   }
 
   /** Stops taking messages, lets in-flight handlers finish and acknowledges them, then disconnects. */

@@ -55,7 +55,7 @@ export function maySubscribe(role: Role, filter: string): boolean {
 
 /** Why a client id cannot connect, or undefined when it may. */
 export function clientIdProblem(id: string | undefined): string | undefined {
-  if (id === undefined || id === '') return 'an empty client id (the client id is the device\'s LWMQN clientId)';
+  if (id === undefined || id === '') return "an empty client id (the client id is the device's LWMQN clientId)";
   if (!isValidClientId(id)) return 'not a valid LWMQN clientId (1 to 128 characters, no / + # or control characters)';
   return undefined;
 }

@@ -140,7 +140,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       };
       if (id === options.bridgeId) {
         if (username === options.bridgeId && isSecret(password)) return accept({ kind: 'bridge' });
-        return refuse(5, 'the bridge\'s client id without the bridge\'s secret');
+        return refuse(5, "the bridge's client id without the bridge's secret");
       }
       const problem = clientIdProblem(id);
       if (problem) return refuse(2, problem);
@@ -194,7 +194,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     if (!accounts && exposed.length > 0) {
       log.warn(
         { hosts: exposed },
-        'embedded broker reachable from the network without accounts: any client can claim any device\'s clientId; set LWMQN_USERS_FILE (docs/SECURITY.md)',
+        "embedded broker reachable from the network without accounts: any client can claim any device's clientId; set LWMQN_USERS_FILE (docs/SECURITY.md)",
       );
     }
     return { url, tlsUrl, bridgeLogin, close };

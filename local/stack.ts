@@ -169,13 +169,16 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       return run;
     };
     let busy = false;
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      void reap()
-        .catch(() => undefined)
-        .finally(() => (busy = false));
-    }, positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000));
+    const timer = setInterval(
+      () => {
+        if (busy) return;
+        busy = true;
+        void reap()
+          .catch(() => undefined)
+          .finally(() => (busy = false));
+      },
+      positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000),
+    );
 
     return {
       deps,
@@ -216,7 +219,8 @@ export function bridgeLogin(env: NodeJS.ProcessEnv): { username?: string; passwo
 /** One line that says which setting to fix. */
 function refusalMessage(err: BrokerRefusedError, username: string | undefined): string {
   if (!err.isLogin) return `${err.message}: check MQTT_URL`;
-  const as = username === undefined ? 'without a username (LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD are unset)' : `as '${username}'`;
+  const as =
+    username === undefined ? 'without a username (LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD are unset)' : `as '${username}'`;
   return (
     `the MQTT broker at ${err.url} refused the bridge's login ${as} (${err.reason}): ` +
     `set LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD to the bridge's broker account ` +

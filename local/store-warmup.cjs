@@ -88,7 +88,14 @@ async function warmUp(dynalite, requests, table) {
         Key: key(i),
         UpdateExpression: 'SET #n0 = #n1 + :v2, #n3.#n4.#n5.#n6 = :v7',
         ConditionExpression: '#n0 >= :v2 AND attribute_exists(#n3.#n4.#n5.#n6)',
-        ExpressionAttributeNames: { '#n0': 'expiresAt', '#n1': 'lifetime', '#n3': 'objects', '#n4': '3303', '#n5': '0', '#n6': '5700' },
+        ExpressionAttributeNames: {
+          '#n0': 'expiresAt',
+          '#n1': 'lifetime',
+          '#n3': 'objects',
+          '#n4': '3303',
+          '#n5': '0',
+          '#n6': '5700',
+        },
         ExpressionAttributeValues: { ':v2': N(1000 + i), ':v7': N(i / 10) },
       });
     };

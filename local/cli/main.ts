@@ -15,10 +15,10 @@ import { objectLines } from './objects';
 const program = new Command();
 program
   .name('lwmqn')
-  .description('Manage an LWMQN fleet through the server\'s HTTP API')
+  .description("Manage an LWMQN fleet through the server's HTTP API")
   .option('--api <url>', 'management API', process.env.LWMQN_API || 'http://localhost:8080')
   .option('--token <token>', 'bearer token (LWMQN_API_TOKEN)', process.env.LWMQN_API_TOKEN)
-  .option('--json', 'print the API\'s JSON instead of tables')
+  .option('--json', "print the API's JSON instead of tables")
   .showHelpAfterError();
 
 const opts = () => program.opts<{ api: string; token?: string; json?: boolean }>();
@@ -96,12 +96,12 @@ program
 
 program
   .command('device <id>')
-  .description('show one device\'s record')
+  .description("show one device's record")
   .action(async (id: string) => show(await api().call<Record<string, unknown>>('GET', `/devices/${enc(id)}`), keyValues));
 
 program
   .command('objects <id>')
-  .description('show one device\'s stored objects: IPSO names, ids, values with units (--json: the raw tree)')
+  .description("show one device's stored objects: IPSO names, ids, values with units (--json: the raw tree)")
   .action(async (id: string) => show(await api().call<ObjectTree>('GET', `/devices/${enc(id)}/objects`), objectLines));
 
 for (const cmd of ['read', 'discover'] as const) {
@@ -200,7 +200,10 @@ program
         if (!data || data === '{}') continue;
         const event = JSON.parse(data) as LwmqnEvent;
         if (opts().json) console.log(JSON.stringify(event));
-        else console.log(`${new Date(event.timestamp).toISOString()}  ${event.type.padEnd(11)}  ${event.clientId}  ${JSON.stringify(event.data)}`);
+        else
+          console.log(
+            `${new Date(event.timestamp).toISOString()}  ${event.type.padEnd(11)}  ${event.clientId}  ${JSON.stringify(event.data)}`,
+          );
       }
     }
   });
@@ -224,7 +227,11 @@ function accountCommand(kind: AccountKind, usage: string, what: string): void {
     .action(async (name: string, o: { password?: string; usersFile?: string }) => {
       if (!o.usersFile) throw new ApiError('no accounts file: pass --users-file or set LWMQN_USERS_FILE', 1);
       const generated = o.password === undefined;
-      const password = generated ? generatePassword() : o.password === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : o.password!;
+      const password = generated
+        ? generatePassword()
+        : o.password === '-'
+          ? readFileSync(0, 'utf8').replace(/\r?\n$/, '')
+          : o.password!;
       const reserved = [...new Set([DEFAULT_BRIDGE_ID, process.env.LWMQN_BRIDGE_ID || DEFAULT_BRIDGE_ID])];
       let result: 'added' | 'changed';
       try {
@@ -236,7 +243,11 @@ function accountCommand(kind: AccountKind, usage: string, what: string): void {
       if (generated) console.log(`password: ${password}`);
     });
 }
-accountCommand('device', 'add-device <clientId>', 'add a device account to the embedded broker\'s accounts file (username = clientId)');
+accountCommand(
+  'device',
+  'add-device <clientId>',
+  "add a device account to the embedded broker's accounts file (username = clientId)",
+);
 accountCommand('app', 'add-app <name>', 'add an application account that may read the events (lwmqn/events/#)');
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -13,7 +13,7 @@ export function objectLines(tree: ObjectTree): string {
   const rows: Array<[string, string, string]> = [];
   for (const [oid, instances] of Object.entries(tree)) {
     for (const [iid, resources] of Object.entries(instances ?? {})) {
-      const units = typeof resources?.[UNITS_RID] === 'string' ? (resources[UNITS_RID]) : undefined;
+      const units = typeof resources?.[UNITS_RID] === 'string' ? resources[UNITS_RID] : undefined;
       for (const [rid, value] of Object.entries(resources ?? {})) {
         const path = `${oidName(oid) ?? oid}/${iid}/${ridName(oid, rid) ?? rid}`;
         const shown = typeof value === 'string' ? value : JSON.stringify(value);

@@ -9,7 +9,15 @@ import { requestTopic } from '../protocol/topics';
 import { CMD } from '../protocol/cmd-ids';
 import { TRANS_IDS, withFreeTransIds } from '../protocol/trans-ids';
 import { changeDevice } from '../store/device-writes';
-import { toRecord, toSeconds, type CommandAnswer, type DeviceAttrs, type DeviceItem, type PendingRegistration, type RegistrationPurpose } from '../store/model';
+import {
+  toRecord,
+  toSeconds,
+  type CommandAnswer,
+  type DeviceAttrs,
+  type DeviceItem,
+  type PendingRegistration,
+  type RegistrationPurpose,
+} from '../store/model';
 import { RejectedValueError } from '../store/storable';
 import { changedAttributes, wakeIfOffline } from './activity';
 import { emitEvent, respond } from './outbound';
@@ -104,7 +112,13 @@ export async function update(deps: Deps, clientId: string, body: UpdateBody): Pr
 }
 
 /** The answer, then `devUpdate` with what really changed and `devStatus` when it came back online. */
-async function renewed(deps: Deps, before: DeviceItem, after: object, answer: () => Promise<void>, cameOnline: boolean): Promise<void> {
+async function renewed(
+  deps: Deps,
+  before: DeviceItem,
+  after: object,
+  answer: () => Promise<void>,
+  cameOnline: boolean,
+): Promise<void> {
   const changed = changedAttributes(before, after);
   await Promise.all([
     answer(),
@@ -152,7 +166,10 @@ async function startReads(deps: Deps, start: ReadsStart): Promise<void> {
   }
   await Promise.all(
     Object.entries(reads).map(([transId, oid]) =>
-      deps.publisher.publish(requestTopic(start.clientId), JSON.stringify({ transId: Number(transId), cmdId: CMD.read, oid: wireId(oid) })),
+      deps.publisher.publish(
+        requestTopic(start.clientId),
+        JSON.stringify({ transId: Number(transId), cmdId: CMD.read, oid: wireId(oid) }),
+      ),
     ),
   );
 }
@@ -242,7 +259,10 @@ async function completeRegister(deps: Deps, r: PendingRegistration, objects: Dev
   if (outcome === 'conflict') return answer(Status.Conflict);
   await answer(outcome.existed ? Status.OK : Status.Created);
   if (!outcome.existed) {
-    await Promise.all([emitEvent(deps, 'devIncoming', r.clientId, toRecord(item)), emitEvent(deps, 'devStatus', r.clientId, 'online')]);
+    await Promise.all([
+      emitEvent(deps, 'devIncoming', r.clientId, toRecord(item)),
+      emitEvent(deps, 'devStatus', r.clientId, 'online'),
+    ]);
   }
 }
 

@@ -3,8 +3,7 @@ import { normalizeIid, normalizeRid, type Id } from '../protocol/ids';
 
 type Instance = Record<string, unknown>;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * An object read result `{iid: {rid|name: value}}` keyed by numeric ids (the reference client

@@ -20,9 +20,7 @@ function asNumeric(id: Id): number | undefined {
  */
 function known(item: unknown, name: Id): number | undefined {
   const entry = item as { key?: unknown; value?: unknown } | undefined;
-  return entry && typeof entry === 'object' && entry.key === name && typeof entry.value === 'number'
-    ? entry.value
-    : undefined;
+  return entry && typeof entry === 'object' && entry.key === name && typeof entry.value === 'number' ? entry.value : undefined;
 }
 
 export function normalizeOid(oid: Id): string {

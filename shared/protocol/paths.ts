@@ -22,4 +22,3 @@ export function parsePath(path: unknown): Target | null {
     ...(ridRaw !== undefined ? { rid: normalizeRid(oid, ridRaw) } : {}),
   };
 }
-

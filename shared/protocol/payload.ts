@@ -9,9 +9,7 @@ export const LIMITS = {
   maxDepth: 16,
 };
 
-export type Decoded =
-  | { ok: true; value: Record<string, unknown> }
-  | { ok: false; reason: string; value?: unknown };
+export type Decoded = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string; value?: unknown };
 
 // Keys that would reach Object.prototype when a parsed payload is merged into another object.
 const POISONED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

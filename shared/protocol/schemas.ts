@@ -11,16 +11,15 @@ export const MAX_OBJLIST_ENTRIES = 1024;
 const MAX_ID_LENGTH = 64;
 
 const transId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-export const idSchema = z.union([
-  z.number().int().min(0).max(0xffffffff),
-  z.string().min(1).max(MAX_ID_LENGTH),
-]);
+export const idSchema = z.union([z.number().int().min(0).max(0xffffffff), z.string().min(1).max(MAX_ID_LENGTH)]);
 const text = (max: number) => z.string().max(max);
-const lifetime = z.number().int().min(1).max(10 * 365 * 86400);
+const lifetime = z
+  .number()
+  .int()
+  .min(1)
+  .max(10 * 365 * 86400);
 
-const objListPairs = z
-  .array(z.strictObject({ oid: idSchema, iid: idSchema }))
-  .max(MAX_OBJLIST_ENTRIES);
+const objListPairs = z.array(z.strictObject({ oid: idSchema, iid: idSchema })).max(MAX_OBJLIST_ENTRIES);
 const objListRecord = z
   .record(z.string().min(1).max(MAX_ID_LENGTH), z.array(idSchema).max(MAX_OBJLIST_ENTRIES))
   .refine((r) => Object.values(r).reduce((n, iids) => n + iids.length, 0) <= MAX_OBJLIST_ENTRIES, {
@@ -47,10 +46,9 @@ export const updateSchema = z
     version: text(32).optional(),
     objList: objListSchema.optional(),
   })
-  .refine(
-    (m) => [m.lifetime, m.ip, m.mac, m.version, m.objList].some((v) => v !== undefined),
-    { message: 'update carries no attribute' },
-  );
+  .refine((m) => [m.lifetime, m.ip, m.mac, m.version, m.objList].some((v) => v !== undefined), {
+    message: 'update carries no attribute',
+  });
 
 export const transIdOnlySchema = z.strictObject({ transId });
 
@@ -81,7 +79,11 @@ export const notifySchema = z
 export const scheduleSchema = z.strictObject({
   transId,
   sleep: z.boolean(),
-  duration: z.number().min(0).max(10 * 365 * 86400).optional(),
+  duration: z
+    .number()
+    .min(0)
+    .max(10 * 365 * 86400)
+    .optional(),
 });
 
 export const RESPONSE_FIELDS = ['transId', 'cmdId', 'status', 'data'] as const;

@@ -1,15 +1,6 @@
 /** LWMQN topics (docs/PROTOCOL.md, "Topics"). */
 
-export const CLIENT_CHANNELS = [
-  'register',
-  'deregister',
-  'update',
-  'ping',
-  'notify',
-  'schedule',
-  'lwt',
-  'response',
-] as const;
+export const CLIENT_CHANNELS = ['register', 'deregister', 'update', 'ping', 'notify', 'schedule', 'lwt', 'response'] as const;
 export type ClientChannel = (typeof CLIENT_CHANNELS)[number];
 
 /** Channels whose server answer goes to `<channel>/response/<id>`. */
@@ -51,7 +42,6 @@ export function parseClientTopic(topic: string): ParsedTopic | null {
   return { channel, clientId };
 }
 
-export const responseTopic = (channel: RespondingChannel, clientId: string): string =>
-  `${channel}/response/${clientId}`;
+export const responseTopic = (channel: RespondingChannel, clientId: string): string => `${channel}/response/${clientId}`;
 export const requestTopic = (clientId: string): string => `request/${clientId}`;
 export const eventTopic = (clientId: string, type: string): string => `lwmqn/events/${clientId}/${type}`;

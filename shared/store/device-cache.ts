@@ -31,9 +31,7 @@ export class DeviceCache {
 
   /** True only when the table certainly holds no item for this device. */
   knownAbsent(clientId: string): boolean {
-    return (
-      this.directory !== null && !this.directory.has(clientId) && !this.doubtful.has(clientId) && !this.calls.has(clientId)
-    );
+    return this.directory !== null && !this.directory.has(clientId) && !this.doubtful.has(clientId) && !this.calls.has(clientId);
   }
 
   /** The item, unless there is none or a store call on this device could be changing it. */

@@ -18,10 +18,7 @@ export type Operand = { value: unknown } | { attr: Path };
 /** What an attribute is set to: an operand, or the sum of two (`lifetime + now`). */
 export type Assigned = Operand | { sum: readonly [Operand, Operand] };
 
-export type Condition =
-  | { exists: Path }
-  | { compare: Path; op: '<' | '>=' | '='; value: unknown }
-  | { anyOf: readonly Condition[] };
+export type Condition = { exists: Path } | { compare: Path; op: '<' | '>=' | '='; value: unknown } | { anyOf: readonly Condition[] };
 
 /** A condition the protocol needs, with the name logs and tests know it by. */
 export interface NamedCondition {

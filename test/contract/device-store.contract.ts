@@ -121,12 +121,14 @@ export function deviceStoreContract(name: string, make: () => Promise<DeviceStor
     test('a value the store cannot hold is refused before the write, and changes nothing', async () => {
       await devices.create(deviceItem('a'), T0);
       for (const bad of [1e200, -1e-200, Number.POSITIVE_INFINITY, { deep: [1e130] }]) {
-        await expect(devices.apply('a', storeNotification('3303', '0', { '5700': bad }, T0 + 1000))).rejects.toBeInstanceOf(RejectedValueError);
+        await expect(devices.apply('a', storeNotification('3303', '0', { '5700': bad }, T0 + 1000))).rejects.toBeInstanceOf(
+          RejectedValueError,
+        );
       }
       await expect(devices.apply('a', storeInstanceValues('3303', '0', { '': 1 }, T0))).rejects.toBeInstanceOf(RejectedValueError);
-      await expect(devices.create(deviceItem('b', T0, { objects: { '1': { '0': { '1': Number.POSITIVE_INFINITY } } } }), T0)).rejects.toBeInstanceOf(
-        RejectedValueError,
-      );
+      await expect(
+        devices.create(deviceItem('b', T0, { objects: { '1': { '0': { '1': Number.POSITIVE_INFINITY } } } }), T0),
+      ).rejects.toBeInstanceOf(RejectedValueError);
       expect(await devices.get('a', T0)).toEqual(deviceItem('a'));
       expect(await devices.get('b', T0)).toBeNull();
     });

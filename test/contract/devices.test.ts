@@ -36,25 +36,39 @@ deviceStoreContract('table with the item cache and a loaded directory', async ()
  */
 describe('a device write applied in memory equals the item the table holds after it', () => {
   const id = fc.constantFrom('0', '1', '5700', '5701', '9');
-  const value = fc.oneof(fc.integer(), fc.integer().map((i) => i / 64), fc.string({ maxLength: 5 }), fc.boolean());
+  const value = fc.oneof(
+    fc.integer(),
+    fc.integer().map((i) => i / 64),
+    fc.string({ maxLength: 5 }),
+    fc.boolean(),
+  );
   const t = fc.integer({ min: 0, max: 700_000 }).map((ms) => T0 + ms);
   const status = fc.constantFrom(...DEVICE_STATUSES);
   const write: fc.Arbitrary<DeviceWrite> = fc.oneof(
     t.map((now) => renew(now)),
-    fc.tuple(id, id, fc.dictionary(id, value, { maxKeys: 3 }), t).map(([iid, _r, values, now]) => storeNotification('3303', iid, values, now)),
-    fc.tuple(id, fc.dictionary(id, value, { maxKeys: 3 }), t).map(([iid, values, now]) => storeInstanceValues('3303', iid, values, now)),
-    fc.tuple(fc.dictionary(id, fc.dictionary(id, value, { maxKeys: 2 }), { maxKeys: 2 }), t).map(([instances, now]) =>
-      storeObject('3303', instances, now),
-    ),
+    fc
+      .tuple(id, id, fc.dictionary(id, value, { maxKeys: 3 }), t)
+      .map(([iid, _r, values, now]) => storeNotification('3303', iid, values, now)),
+    fc
+      .tuple(id, fc.dictionary(id, value, { maxKeys: 3 }), t)
+      .map(([iid, values, now]) => storeInstanceValues('3303', iid, values, now)),
+    fc
+      .tuple(fc.dictionary(id, fc.dictionary(id, value, { maxKeys: 2 }), { maxKeys: 2 }), t)
+      .map(([instances, now]) => storeObject('3303', instances, now)),
     fc.tuple(status, fc.subarray([...DEVICE_STATUSES], { minLength: 1 }), t).map(([s, from, now]) => setStatus(s, from, now)),
     fc
       .tuple(
-        fc.record({ lifetime: fc.option(fc.integer({ min: 1, max: 900 }), { nil: undefined }), ip: fc.option(fc.string({ maxLength: 4 }), { nil: undefined }) }),
+        fc.record({
+          lifetime: fc.option(fc.integer({ min: 1, max: 900 }), { nil: undefined }),
+          ip: fc.option(fc.string({ maxLength: 4 }), { nil: undefined }),
+        }),
         fc.option(status, { nil: undefined }),
         fc.constantFrom('keep' as const, 'clear' as const, { wakeBy: 1 }),
         t,
       )
-      .map(([attrs, s, wake, now]) => changeDevice({ ...attrs, status: s }, now, typeof wake === 'object' ? { wakeBy: Math.floor(now / 1000) + 60 } : wake)),
+      .map(([attrs, s, wake, now]) =>
+        changeDevice({ ...attrs, status: s }, now, typeof wake === 'object' ? { wakeBy: Math.floor(now / 1000) + 60 } : wake),
+      ),
   );
 
   test('for 300 random sequences of writes', async () => {

@@ -42,7 +42,9 @@ export function registrationStoreContract(name: string, make: () => Promise<Regi
         replaced: pendingRegistration('a'),
       });
       const next = pendingRegistration('a', { regId: 'next', clientTransId: 8 });
-      expect(await registrations.start(next, T0)).toEqual({ replaced: pendingRegistration('a', { reads: { '200': '1', '201': '3303' } }) });
+      expect(await registrations.start(next, T0)).toEqual({
+        replaced: pendingRegistration('a', { reads: { '200': '1', '201': '3303' } }),
+      });
       expect(await registrations.get('a', T0)).toEqual(next);
     });
 

@@ -69,7 +69,7 @@ describe('device commands through the HTTP API', () => {
     expect(missing.body.status).toBe(404);
   });
 
-  test('write: 204 on a writable resource (device, stored tree and devChange follow); the device\'s 405 on a read-only one', async () => {
+  test("write: 204 on a writable resource (device, stored tree and devChange follow); the device's 405 on a read-only one", async () => {
     expect(dev.so.get('lightCtrl', 0, 'onOff')).toBe(false);
     expect((await objects())['3311']['0']['5850']).toBe(false);
 
@@ -177,7 +177,7 @@ describe('device commands through the HTTP API', () => {
     }
   });
 
-  test('ping: 200 with the device\'s 200', async () => {
+  test("ping: 200 with the device's 200", async () => {
     const pong = await post(`/devices/${ID}/ping`);
     expect(pong).toEqual({ status: 200, body: { status: 200, data: null } });
   });

@@ -67,7 +67,7 @@ test('devices: a table that lists the device; --json devices parses', async () =
   expect(list).toEqual([expect.objectContaining({ clientId: ID, status: 'online', lifetime: 600 })]);
 });
 
-test('device <id>: the record; an unknown id exits non-zero with the API\'s reason', async () => {
+test("device <id>: the record; an unknown id exits non-zero with the API's reason", async () => {
   const shown = await lwmqn(['device', ID]);
   expect(shown.code).toBe(0);
   expect(shown.stdout).toMatch(new RegExp(`^clientId\\s+${ID}$`, 'm'));
@@ -91,7 +91,7 @@ test('objects <id> --json: the stored tree, keyed by numeric ids', async () => {
   expect(tree['3311']).toEqual({ '0': { '5850': false } });
 });
 
-test('objects <id>: one line per resource with its IPSO names, its ids and its value in the instance\'s units', async () => {
+test("objects <id>: one line per resource with its IPSO names, its ids and its value in the instance's units", async () => {
   const shown = await lwmqn(['objects', ID]);
   expect(shown.code).toBe(0);
   expect(shown.stdout).toMatch(/^temperature\/0\/sensorValue\s+\(3303\/0\/5700\)\s+21\.5 C$/m);
@@ -141,7 +141,7 @@ test('read: exit 0, shows 205 and the value (by name and by number); --json give
   expect(JSON.parse(json.stdout)).toEqual({ status: 205, data: { sensorValue: 27.25, units: 'C' } });
 });
 
-test('write: 204 on a writable resource; the device\'s 405 on a read-only one exits non-zero', async () => {
+test("write: 204 on a writable resource; the device's 405 on a read-only one exits non-zero", async () => {
   const on = await lwmqn(['write', ID, 'lightCtrl/0/onOff', 'true']);
   expect(on.code).toBe(0);
   expect(on.stdout).toMatch(/^204 Changed/m);

@@ -29,7 +29,12 @@ interface DocCommand {
 
 /** Every line of the sh code blocks of README.md and docs/*.md: continuations joined, comments dropped. */
 function documentedCommands(): DocCommand[] {
-  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   const out: DocCommand[] = [];
   for (const file of files) {
     const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
@@ -62,7 +67,10 @@ const DOCS = documentedCommands();
 /** The documented command, failing when the doc no longer says it. */
 function documented(file: string, command: string): string {
   const hit = DOCS.find((d) => d.file === file && d.command === command);
-  if (!hit) throw new Error(`${file} no longer documents \`${command}\`; its commands: ${JSON.stringify(DOCS.filter((d) => d.file === file).map((d) => d.command))}`);
+  if (!hit)
+    throw new Error(
+      `${file} no longer documents \`${command}\`; its commands: ${JSON.stringify(DOCS.filter((d) => d.file === file).map((d) => d.command))}`,
+    );
   return hit.command;
 }
 
@@ -117,7 +125,13 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     // The CLI's API is LWMQN_API (else http://localhost:8080). npm_config_offline: `npx lwmqn`
     // must resolve to this repository's own bin; were it ever to look the name up in the
     // registry, it would fail here instead of running someone else's package.
-    env = cleanEnv({ LWMQN_DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), LWMQN_API: `http://localhost:${httpPort}`, npm_config_offline: 'true' });
+    env = cleanEnv({
+      LWMQN_DATA_DIR: dataDir,
+      HTTP_PORT: String(httpPort),
+      MQTT_PORT: String(mqttPort),
+      LWMQN_API: `http://localhost:${httpPort}`,
+      npm_config_offline: 'true',
+    });
   });
 
   test('`npm ci && npm start`: the API on HTTP_PORT, the broker on MQTT_PORT, data in LWMQN_DATA_DIR; an mqtt-node device registers', async () => {
@@ -125,7 +139,9 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     // `npm ci` is left out: node_modules here is shared with other checkouts and must not be reinstalled.
     server = runCommand(line.replace(/^npm ci && /, ''), env);
     expect(await waitForHealth(server, api())).toEqual({ ok: true, join: 'open', joinTimeLeft: 0 });
-    expect(server.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['embedded MQTT broker (aedes) started', 'bridge subscribed to the server channels']));
+    expect(server.logs().map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['embedded MQTT broker (aedes) started', 'bridge subscribed to the server channels']),
+    );
     expect(readdirSync(dataDir).length).toBeGreaterThan(0);
 
     node = makeNode('node-1', { rebootAnswers: true });
@@ -139,13 +155,26 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     expect(await json('curl -s localhost:8080/devices/node-1')).toMatchObject({ clientId: 'node-1', status: 'online' });
     expect((await json('curl -s localhost:8080/devices/node-1/objects'))['3303']).toEqual({ '0': { '5700': 21.5, '5701': 'C' } });
 
-    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/read -d '{"path":"temperature/0/sensorValue"}'`)).toEqual({ status: 205, data: 21.5 });
-    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/write -d '{"path":"lightCtrl/0/onOff","value":true}'`)).toMatchObject({ status: 204 });
+    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/read -d '{"path":"temperature/0/sensorValue"}'`)).toEqual({
+      status: 205,
+      data: 21.5,
+    });
+    expect(
+      await json(`curl -s -XPOST localhost:8080/devices/node-1/write -d '{"path":"lightCtrl/0/onOff","value":true}'`),
+    ).toMatchObject({ status: 204 });
     expect(node.so.get('lightCtrl', 0, 'onOff')).toBe(true);
     expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/discover -d '{"path":"3303"}'`)).toMatchObject({ status: 205 });
-    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/write-attrs -d '{"path":"3303/0/5700","attrs":{"pmin":1,"pmax":60}}'`)).toMatchObject({ status: 204 });
-    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/execute -d '{"path":"3/0/4","args":[]}'`)).toMatchObject({ status: 204 });
-    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/observe -d '{"path":"3303/0/5700"}'`)).toMatchObject({ status: 205 });
+    expect(
+      await json(
+        `curl -s -XPOST localhost:8080/devices/node-1/write-attrs -d '{"path":"3303/0/5700","attrs":{"pmin":1,"pmax":60}}'`,
+      ),
+    ).toMatchObject({ status: 204 });
+    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/execute -d '{"path":"3/0/4","args":[]}'`)).toMatchObject({
+      status: 204,
+    });
+    expect(await json(`curl -s -XPOST localhost:8080/devices/node-1/observe -d '{"path":"3303/0/5700"}'`)).toMatchObject({
+      status: 205,
+    });
     expect(Object.keys(node.node._reporters)).toHaveLength(1);
     expect(await json('curl -s -XPOST localhost:8080/devices/node-1/ping')).toMatchObject({ status: 200 });
     await curl(`curl -s -XPOST localhost:8080/announce -d '{"message":"maintenance at noon"}'`);
@@ -158,7 +187,12 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     await eventually(
       async () => {
         node.so.set('temperature', 0, 'sensorValue', 30 + Math.random());
-        await new Promise<void>((ok, fail) => node.node.notify({ oid: 3303, iid: 0, rid: 5700, data: node.so.get('temperature', 0, 'sensorValue') }, (err: Error | null) => (err ? fail(err) : ok())));
+        await new Promise<void>((ok, fail) =>
+          node.node.notify(
+            { oid: 3303, iid: 0, rid: 5700, data: node.so.get('temperature', 0, 'sensorValue') },
+            (err: Error | null) => (err ? fail(err) : ok()),
+          ),
+        );
         expect(events.output()).toMatch(/devNotify/);
       },
       { timeoutMs: 15_000, intervalMs: 300 },
@@ -200,7 +234,11 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     const tail = runCommand(documented('README.md', 'npx lwmqn events'), env);
     await eventually(
       async () => {
-        await new Promise<void>((ok, fail) => node.node.notify({ oid: 3303, iid: 0, rid: 5700, data: 40 + Math.random() }, (err: Error | null) => (err ? fail(err) : ok())));
+        await new Promise<void>((ok, fail) =>
+          node.node.notify({ oid: 3303, iid: 0, rid: 5700, data: 40 + Math.random() }, (err: Error | null) =>
+            err ? fail(err) : ok(),
+          ),
+        );
         expect(tail.output()).toMatch(/devNotify\s+node-1/);
       },
       { timeoutMs: 15_000, intervalMs: 300 },
@@ -215,7 +253,9 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
   test('Ctrl-C (SIGINT to the group, as a terminal sends it) stops `npm start` cleanly', async () => {
     process.kill(-server.child.pid!, 'SIGINT');
     await server.exit(20_000);
-    expect(server.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down: finishing in-flight messages', 'stopped']));
+    expect(server.logs().map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['shutting down: finishing in-flight messages', 'stopped']),
+    );
   });
 
   test('under a supervisor: `node --require tsx/cjs local/start.ts` on the defaults serves the same data; SIGTERM exits 0', async () => {
@@ -230,7 +270,10 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     const dev = makeNode('node-2');
     nodes.push(dev);
     expect((await dev.connect(`mqtt://127.0.0.1:${mqttPort}`)).status).toBe(201);
-    expect((await (await fetch(`${api()}/devices/node-2`)).json()) as object).toMatchObject({ clientId: 'node-2', status: 'online' });
+    expect((await (await fetch(`${api()}/devices/node-2`)).json()) as object).toMatchObject({
+      clientId: 'node-2',
+      status: 'online',
+    });
     await dev.close();
 
     supervised.child.kill('SIGTERM'); // the process itself, as systemd or Docker signal it
@@ -241,7 +284,9 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
   test('`npx lwmqn start` does what npm start does', async () => {
     const started = runCommand(documented('README.md', 'npx lwmqn start'), env);
     await waitForHealth(started, api());
-    expect(started.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['embedded MQTT broker (aedes) started', 'LWMQN server ready']));
+    expect(started.logs().map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['embedded MQTT broker (aedes) started', 'LWMQN server ready']),
+    );
     process.kill(-started.child.pid!, 'SIGINT');
     await started.exit(20_000);
     expect(started.logs().map((l) => l.msg)).toContain('stopped');
@@ -268,7 +313,12 @@ describe('docs/SECURITY.md: the account scripts and Mosquitto by hand', () => {
       chmodSync(join(dir, 'passwd'), 0o644);
       const broker = await startMosquitto(['allow_anonymous false', `password_file ${join(dir, 'passwd')}`]);
       try {
-        const client = await mqtt.connectAsync(broker.url, { username: 'dev-001', password: passwords.at(-1), reconnectPeriod: 0, connectTimeout: 5_000 });
+        const client = await mqtt.connectAsync(broker.url, {
+          username: 'dev-001',
+          password: passwords.at(-1),
+          reconnectPeriod: 0,
+          connectTimeout: 5_000,
+        });
         await client.endAsync();
       } finally {
         await broker.stop();
@@ -282,7 +332,10 @@ describe('docs/SECURITY.md: the account scripts and Mosquitto by hand', () => {
     const checkout = tempDir('lwmqn-doc-byhand-');
     chmodSync(checkout, 0o755);
     mkdirSync(join(checkout, 'local'));
-    cpSync(join(ROOT, 'local/mosquitto'), join(checkout, 'local/mosquitto'), { recursive: true, filter: (src) => !src.endsWith('/passwd') });
+    cpSync(join(ROOT, 'local/mosquitto'), join(checkout, 'local/mosquitto'), {
+      recursive: true,
+      filter: (src) => !src.endsWith('/passwd'),
+    });
     const env = cleanEnv();
     const added = runCommand('local/mosquitto/add-bridge.sh ByHandBridge1', env, checkout);
     expect((await added.exit(10_000)).code).toBe(0);
@@ -303,11 +356,19 @@ describe('docs/SECURITY.md: the account scripts and Mosquitto by hand', () => {
     const mosquittoLine = documented('docs/SECURITY.md', 'mosquitto -c .lwmqn/mosquitto/mosquitto.conf');
     const broker = runCommand(mosquittoLine.replace(/^mosquitto /, `exec ${mosquittoBinary()} `), env, checkout);
     const client = await eventually(
-      () => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'lwmqn-bridge', password: 'ByHandBridge1', reconnectPeriod: 0, connectTimeout: 5_000 }),
+      () =>
+        mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+          username: 'lwmqn-bridge',
+          password: 'ByHandBridge1',
+          reconnectPeriod: 0,
+          connectTimeout: 5_000,
+        }),
       { timeoutMs: 10_000, intervalMs: 100 },
     );
     await client.endAsync();
-    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toMatchObject({ code: 5 });
+    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toMatchObject(
+      { code: 5 },
+    );
     broker.child.kill('SIGTERM');
     await broker.exit(10_000);
   });
@@ -343,12 +404,30 @@ describe("the embedded broker's accounts and TLS (README.md, docs/SECURITY.md)",
     const certLine = DOCS.find((d) => d.file === 'docs/SECURITY.md' && d.command.startsWith('openssl req -x509'))!.command;
     expect((await runCommand(certLine, cliEnv, dir).exit(30_000)).code).toBe(0);
     const [httpPort, mqttPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
-    const tlsLine = aside(documented('docs/SECURITY.md', 'LWMQN_USERS_FILE=$PWD/.lwmqn/users.json MQTT_TLS_HOST=0.0.0.0 MQTT_TLS_CERT=cert.pem MQTT_TLS_KEY=key.pem npm start'));
-    const server = runCommand(tlsLine, cleanEnv({ LWMQN_DATA_DIR: join(dir, 'data'), HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), MQTT_TLS_PORT: String(tlsPort) }));
+    const tlsLine = aside(
+      documented(
+        'docs/SECURITY.md',
+        'LWMQN_USERS_FILE=$PWD/.lwmqn/users.json MQTT_TLS_HOST=0.0.0.0 MQTT_TLS_CERT=cert.pem MQTT_TLS_KEY=key.pem npm start',
+      ),
+    );
+    const server = runCommand(
+      tlsLine,
+      cleanEnv({
+        LWMQN_DATA_DIR: join(dir, 'data'),
+        HTTP_PORT: String(httpPort),
+        MQTT_PORT: String(mqttPort),
+        MQTT_TLS_PORT: String(tlsPort),
+      }),
+    );
     try {
       await waitForHealth(server, `http://127.0.0.1:${httpPort}`);
       const tls = { ca: readFileSync(join(dir, 'cert.pem')), servername: 'my-host', reconnectPeriod: 0, connectTimeout: 5_000 };
-      const device = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...tls, clientId: 'dev-001', username: 'dev-001', password: 'its-password' });
+      const device = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, {
+        ...tls,
+        clientId: 'dev-001',
+        username: 'dev-001',
+        password: 'its-password',
+      });
       await device.endAsync();
       await expect(
         mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...tls, clientId: 'dev-001', username: 'dev-001', password: 'wrong' }),
@@ -380,7 +459,8 @@ describe('the benchmark', () => {
     const lines = DOCS.filter((d) => d.command.startsWith('npm run bench'));
     expect(lines.length).toBe(5);
     for (const { command } of lines) {
-      for (const flag of command.matchAll(/--([a-z-]+)/g)) expect({ command, flag: flag[1], known: options.has(flag[1]) }).toEqual({ command, flag: flag[1], known: true });
+      for (const flag of command.matchAll(/--([a-z-]+)/g))
+        expect({ command, flag: flag[1], known: options.has(flag[1]) }).toEqual({ command, flag: flag[1], known: true });
     }
     expect(source).toContain(`['mqtt-node', 'light'].includes(opts.client)`);
     expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.bench).toBe('tsx bench/fleet.ts');
@@ -404,7 +484,8 @@ const COVERAGE: Record<string, Coverage> = {
   [`README.md: curl -s -XPOST localhost:8080/devices/node-1/read -d '{"path":"temperature/0/sensorValue"}'`]: HERE,
   [`README.md: curl -s -XPOST localhost:8080/devices/node-1/write -d '{"path":"lightCtrl/0/onOff","value":true}'`]: HERE,
   [`README.md: curl -s -XPOST localhost:8080/devices/node-1/discover -d '{"path":"3303"}'`]: HERE,
-  [`README.md: curl -s -XPOST localhost:8080/devices/node-1/write-attrs -d '{"path":"3303/0/5700","attrs":{"pmin":1,"pmax":60}}'`]: HERE,
+  [`README.md: curl -s -XPOST localhost:8080/devices/node-1/write-attrs -d '{"path":"3303/0/5700","attrs":{"pmin":1,"pmax":60}}'`]:
+    HERE,
   [`README.md: curl -s -XPOST localhost:8080/devices/node-1/execute -d '{"path":"3/0/4","args":[]}'`]: HERE,
   [`README.md: curl -s -XPOST localhost:8080/devices/node-1/observe -d '{"path":"3303/0/5700"}'`]: HERE,
   'README.md: curl -s -XPOST localhost:8080/devices/node-1/ping': HERE,
@@ -424,8 +505,10 @@ const COVERAGE: Record<string, Coverage> = {
   "docs/SECURITY.md: npx lwmqn add-device dev-001 --password 'its-password'": HERE,
   "docs/SECURITY.md: echo 'its-password' | npx lwmqn add-device dev-001 --password -": HERE,
   'docs/SECURITY.md: npx lwmqn add-app dashboard': HERE,
-  'docs/SECURITY.md: LWMQN_USERS_FILE=$PWD/.lwmqn/users.json MQTT_TLS_HOST=0.0.0.0 MQTT_TLS_CERT=cert.pem MQTT_TLS_KEY=key.pem npm start': HERE,
-  'docs/SECURITY.md: openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=my-host -addext subjectAltName=DNS:my-host -keyout key.pem -out cert.pem': HERE,
+  'docs/SECURITY.md: LWMQN_USERS_FILE=$PWD/.lwmqn/users.json MQTT_TLS_HOST=0.0.0.0 MQTT_TLS_CERT=cert.pem MQTT_TLS_KEY=key.pem npm start':
+    HERE,
+  'docs/SECURITY.md: openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=my-host -addext subjectAltName=DNS:my-host -keyout key.pem -out cert.pem':
+    HERE,
   'README.md: npx lwmqn read node-1 temperature/0/sensorValue': HERE,
   'README.md: npx lwmqn write node-1 lightCtrl/0/onOff true': HERE,
   [`README.md: npx lwmqn write-attrs node-1 3303/0/5700 '{"pmin":1,"pmax":60}'`]: HERE,
@@ -438,15 +521,20 @@ const COVERAGE: Record<string, Coverage> = {
   'README.md: npx lwmqn start': HERE,
   'README.md: npm run bench': { checked: 'minutes long; the same program runs sized down (`--json`), and its options are checked' },
   'README.md: npm run bench -- --compare': { checked: 'installs mqtt-shepherd from the registry; options checked' },
-  'README.md: npm run bench -- --compare --ceiling': { checked: 'as --compare; the ceiling responder: test/integration/bench-ceiling.test.ts' },
+  'README.md: npm run bench -- --compare --ceiling': {
+    checked: 'as --compare; the ceiling responder: test/integration/bench-ceiling.test.ts',
+  },
   'README.md: npm run bench -- --client light --devices 2000': { checked: 'minutes long; options checked' },
   'README.md: npm run bench -- --json': HERE,
   'docs/DEPLOY.md: npm ci': { checked: 'would reinstall the node_modules this checkout shares; package-lock.json exists' },
   'docs/DEPLOY.md: npx cdk synth': { test: 'test/infra/stack.test.ts', shows: 'Template.fromStack' },
-  'docs/DEPLOY.md: IOT_ENDPOINT=$(aws iot describe-endpoint --endpoint-type iot:Data-ATS --query endpointAddress --output text)': { checked: 'AWS' },
-  'docs/DEPLOY.md: npx cdk deploy -c iotEndpoint="$IOT_ENDPOINT" -c join=permit -c requestTimeoutMs=10000 -c defaultLifetime=86400 --outputs-file cdk-outputs.json': {
-    checked: 'AWS; its -c settings are read by infra/settings.ts',
+  'docs/DEPLOY.md: IOT_ENDPOINT=$(aws iot describe-endpoint --endpoint-type iot:Data-ATS --query endpointAddress --output text)': {
+    checked: 'AWS',
   },
+  'docs/DEPLOY.md: npx cdk deploy -c iotEndpoint="$IOT_ENDPOINT" -c join=permit -c requestTimeoutMs=10000 -c defaultLifetime=86400 --outputs-file cdk-outputs.json':
+    {
+      checked: 'AWS; its -c settings are read by infra/settings.ts',
+    },
   'docs/DEPLOY.md: STACK=Lwmqn': { checked: 'the default stack name' },
   'docs/DEPLOY.md: ENDPOINT=$(jq -r ".$STACK.IotDataEndpoint" cdk-outputs.json)': { checked: 'an output of infra/stack.ts' },
   'docs/DEPLOY.md: API=$(jq -r ".$STACK.ApiUrl" cdk-outputs.json)': { checked: 'an output of infra/stack.ts' },
@@ -457,18 +545,24 @@ const COVERAGE: Record<string, Coverage> = {
     { checked: 'AWS' },
   'docs/DEPLOY.md: aws iot attach-policy --policy-name "$POLICY" --target "$CERT_ARN"': { checked: 'AWS' },
   'docs/DEPLOY.md: aws iot attach-thing-principal --thing-name "$ID" --principal "$CERT_ARN"': { checked: 'AWS' },
-  'docs/DEPLOY.md: curl -sSo AmazonRootCA1.pem https://www.amazontrust.com/repository/AmazonRootCA1.pem': { checked: 'an AWS download' },
+  'docs/DEPLOY.md: curl -sSo AmazonRootCA1.pem https://www.amazontrust.com/repository/AmazonRootCA1.pem': {
+    checked: 'an AWS download',
+  },
   'docs/DEPLOY.md: REGION=us-east-1': { checked: 'a shell variable' },
   'docs/DEPLOY.md: awscurl --service execute-api --region "$REGION" "$API/health"': { checked: 'AWS' },
   'docs/DEPLOY.md: awscurl --service execute-api --region "$REGION" "$API/devices"': { checked: 'AWS' },
   'docs/DEPLOY.md: awscurl --service execute-api --region "$REGION" "$API/devices/node-1"': { checked: 'AWS' },
   [`docs/DEPLOY.md: awscurl --service execute-api --region "$REGION" -X POST -H 'content-type: application/json' -d '{"path":"temperature/0/sensorValue"}' "$API/devices/node-1/read"`]:
     { checked: 'AWS' },
-  [`docs/DEPLOY.md: awscurl --service execute-api --region "$REGION" -X POST -H 'content-type: application/json' -d '{"seconds":60}' "$API/permit-join"`]: {
-    checked: 'AWS',
-  },
+  [`docs/DEPLOY.md: awscurl --service execute-api --region "$REGION" -X POST -H 'content-type: application/json' -d '{"seconds":60}' "$API/permit-join"`]:
+    {
+      checked: 'AWS',
+    },
   'docs/DEPLOY.md: cd local': { checked: 'the compose folder exists' },
-  "docs/DEPLOY.md: echo 'LWMQN_BRIDGE_PASSWORD=<the bridge password>' > .env": { test: 'test/infra/compose.test.ts', shows: 'LWMQN_BRIDGE_PASSWORD' },
+  "docs/DEPLOY.md: echo 'LWMQN_BRIDGE_PASSWORD=<the bridge password>' > .env": {
+    test: 'test/infra/compose.test.ts',
+    shows: 'LWMQN_BRIDGE_PASSWORD',
+  },
   'docs/DEPLOY.md: docker compose up --build -d': { test: 'test/infra/compose.test.ts', shows: 'docker-compose.yml' },
   'docs/DEPLOY.md: curl -s localhost:8080/health': { checked: "against the Docker stack; the README's same line runs here" },
   'docs/DEPLOY.md: npx lwmqn devices': { checked: "against the Docker stack; the README's same line runs here" },
@@ -478,9 +572,15 @@ const COVERAGE: Record<string, Coverage> = {
   "docs/SECURITY.md: local/mosquitto/add-device.sh dev-001 'its-password'": HERE,
   "docs/SECURITY.md: echo 'its-password' | local/mosquitto/add-device.sh dev-001 -": HERE,
   'docs/SECURITY.md: cd local && docker compose kill -s HUP mosquitto': { checked: 'Docker; the service exists' },
-  'docs/SECURITY.md: kill -HUP <pid of mosquitto>': { test: 'test/integration/broker-acl.test.ts', shows: "mosquitto.process.kill('SIGHUP')" },
+  'docs/SECURITY.md: kill -HUP <pid of mosquitto>': {
+    test: 'test/integration/broker-acl.test.ts',
+    shows: "mosquitto.process.kill('SIGHUP')",
+  },
   'docs/SECURITY.md: local/mosquitto/add-bridge.sh': { test: 'test/integration/broker-login.test.ts', shows: "'add-bridge.sh'" },
-  'docs/SECURITY.md: local/mosquitto/run-local.sh': { test: 'test/integration/broker-login.test.ts', shows: "runCommand('local/mosquitto/run-local.sh'" },
+  'docs/SECURITY.md: local/mosquitto/run-local.sh': {
+    test: 'test/integration/broker-login.test.ts',
+    shows: "runCommand('local/mosquitto/run-local.sh'",
+  },
   'docs/SECURITY.md: MQTT_URL=mqtt://127.0.0.1:1883 LWMQN_BRIDGE_PASSWORD=<from add-bridge.sh> npm start': {
     test: 'test/integration/broker-login.test.ts',
     shows: 'MQTT_URL=mqtt://127.0.0.1:1883 LWMQN_BRIDGE_PASSWORD=<from add-bridge.sh> npm start',
@@ -498,12 +598,21 @@ describe('the inventory', () => {
     expect(documentedKeys.filter((k) => !(k in COVERAGE))).toEqual([]);
     expect(Object.keys(COVERAGE).filter((k) => !documentedKeys.includes(k))).toEqual([]);
     for (const [key, how] of Object.entries(COVERAGE)) {
-      if ('test' in how) expect({ key, shows: readFileSync(join(ROOT, how.test), 'utf8').includes(how.shows) }).toEqual({ key, shows: true });
+      if ('test' in how)
+        expect({ key, shows: readFileSync(join(ROOT, how.test), 'utf8').includes(how.shows) }).toEqual({ key, shows: true });
     }
   });
 
   test('the environment a documented command sets is read by the code', () => {
-    const sources = ['local/stack.ts', 'local/start.ts', 'local/embedded-broker.ts', 'shared/config.ts', 'local/mosquitto/run-local.sh', 'local/mosquitto/accounts.sh', 'local/mosquitto/add-bridge.sh']
+    const sources = [
+      'local/stack.ts',
+      'local/start.ts',
+      'local/embedded-broker.ts',
+      'shared/config.ts',
+      'local/mosquitto/run-local.sh',
+      'local/mosquitto/accounts.sh',
+      'local/mosquitto/add-bridge.sh',
+    ]
       .map((f) => readFileSync(join(ROOT, f), 'utf8'))
       .join('\n');
     const vars = new Set<string>();
@@ -515,7 +624,8 @@ describe('the inventory', () => {
       if (dotenv) vars.add(dotenv[1]);
     }
     // And the variables the docs name in their comments (`MQTT_PORT=1884 for another port`).
-    for (const { file } of DOCS) for (const m of readFileSync(join(ROOT, file), 'utf8').matchAll(/# (MQTT_PORT|LWMQN_[A-Z_]+)=/g)) vars.add(m[1]);
+    for (const { file } of DOCS)
+      for (const m of readFileSync(join(ROOT, file), 'utf8').matchAll(/# (MQTT_PORT|LWMQN_[A-Z_]+)=/g)) vars.add(m[1]);
     expect([...vars].sort()).toEqual(expect.arrayContaining(['LWMQN_BRIDGE_PASSWORD', 'MQTT_PORT', 'MQTT_URL']));
     for (const v of vars) expect({ v, read: new RegExp(`\\b${v}\\b`).test(sources) }).toEqual({ v, read: true });
   });
@@ -535,7 +645,12 @@ describe('the inventory', () => {
     const deploy = DOCS.find((d) => d.command.startsWith('npx cdk deploy'))!.command;
     const context = Object.fromEntries([...deploy.matchAll(/-c (\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
     context.iotEndpoint = 'abc123-ats.iot.us-east-1.amazonaws.com'; // what "$IOT_ENDPOINT" holds
-    expect(settingsFromContext((k) => context[k])).toMatchObject({ join: 'permit', requestTimeoutMs: 10000, defaultLifetime: 86400, iotEndpoint: context.iotEndpoint });
+    expect(settingsFromContext((k) => context[k])).toMatchObject({
+      join: 'permit',
+      requestTimeoutMs: 10000,
+      defaultLifetime: 86400,
+      iotEndpoint: context.iotEndpoint,
+    });
     const stack = readFileSync(join(ROOT, 'infra/stack.ts'), 'utf8');
     for (const { command } of DOCS.filter((d) => d.command.includes('cdk-outputs.json') && d.command.includes('jq'))) {
       const output = /\.\$STACK\.(\w+)/.exec(command)![1];

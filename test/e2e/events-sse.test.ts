@@ -81,7 +81,8 @@ class SseClient {
 }
 
 let world: E2eWorld;
-const listeners = () => (world.stack.bus as unknown as { emitter: { listenerCount(e: string): number } }).emitter.listenerCount('event');
+const listeners = () =>
+  (world.stack.bus as unknown as { emitter: { listenerCount(e: string): number } }).emitter.listenerCount('event');
 
 beforeAll(async () => {
   world = await startWorld();
@@ -91,7 +92,7 @@ afterAll(async () => {
   await world?.close();
 });
 
-test('the stream opens with a ready message and carries every event type of a device\'s life', async () => {
+test("the stream opens with a ready message and carries every event type of a device's life", async () => {
   const sse = await SseClient.open(`${world.stack.apiUrl}/events`);
   try {
     expect(sse.status).toBe(200);

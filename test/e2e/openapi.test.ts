@@ -40,7 +40,9 @@ test('the document is OpenAPI 3.1 and lists exactly the routes the app serves', 
     .routes.filter((r) => r.method !== 'ALL')
     .flatMap((r) => {
       const path = r.path.replace(/:(\w+)/g, '{$1}');
-      return path === '/devices/{id}/{command}' ? Object.keys(COMMANDS).map((c) => `${r.method} /devices/{id}/${c}`) : [`${r.method} ${path}`];
+      return path === '/devices/{id}/{command}'
+        ? Object.keys(COMMANDS).map((c) => `${r.method} /devices/{id}/${c}`)
+        : [`${r.method} ${path}`];
     })
     .sort();
   expect(documented).toEqual(served);
@@ -59,7 +61,8 @@ function answerSchema(method: string, path: string, status: number): z.ZodType {
 async function matches(method: string, docPath: string, realPath: string, body?: unknown): Promise<HttpAnswer> {
   const answer = await call(method.toUpperCase(), realPath, body);
   const parsed = answerSchema(method, docPath, answer.status).safeParse(answer.body);
-  if (!parsed.success) throw new Error(`${method} ${realPath} ${answer.status} ${JSON.stringify(answer.body)}: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new Error(`${method} ${realPath} ${answer.status} ${JSON.stringify(answer.body)}: ${parsed.error.message}`);
   return answer;
 }
 
@@ -69,11 +72,18 @@ test('real answers match the documented answers, successes and failures alike', 
   expect((await matches('get', '/devices/{id}', `/devices/${ID}`)).status).toBe(200);
   expect((await matches('get', '/devices/{id}', '/devices/nobody')).status).toBe(404);
   expect((await matches('get', '/devices/{id}/objects', `/devices/${ID}/objects`)).status).toBe(200);
-  expect((await matches('post', '/devices/{id}/read', `/devices/${ID}/read`, { path: 'temperature/0/sensorValue' })).body.status).toBe(205);
+  expect(
+    (await matches('post', '/devices/{id}/read', `/devices/${ID}/read`, { path: 'temperature/0/sensorValue' })).body.status,
+  ).toBe(205);
   expect((await matches('post', '/devices/{id}/read', `/devices/${ID}/read`, { path: '9999/0' })).body.status).toBe(404);
   expect((await matches('post', '/devices/{id}/read', `/devices/${ID}/read`, { nopath: 1 })).status).toBe(400);
-  expect((await matches('post', '/devices/{id}/write', `/devices/${ID}/write`, { path: '3311/0/5850', value: true })).status).toBe(200);
-  expect((await matches('post', '/devices/{id}/write-attrs', `/devices/${ID}/write-attrs`, { path: '3303/0/5700', attrs: { pmin: 1 } })).status).toBe(200);
+  expect((await matches('post', '/devices/{id}/write', `/devices/${ID}/write`, { path: '3311/0/5850', value: true })).status).toBe(
+    200,
+  );
+  expect(
+    (await matches('post', '/devices/{id}/write-attrs', `/devices/${ID}/write-attrs`, { path: '3303/0/5700', attrs: { pmin: 1 } }))
+      .status,
+  ).toBe(200);
   expect((await matches('post', '/devices/{id}/discover', `/devices/${ID}/discover`, { path: '3303' })).status).toBe(200);
   expect((await matches('post', '/devices/{id}/execute', `/devices/${ID}/execute`, { path: '3303/0/5700' })).body.status).toBe(405);
   expect((await matches('post', '/devices/{id}/observe', `/devices/${ID}/observe`, { path: '3303/0/5700' })).status).toBe(200);

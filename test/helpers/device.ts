@@ -139,10 +139,10 @@ export class TestDevice {
     }
     expected ??= [0];
     const topic = `${channel}/response/${this.clientId}`;
-    const answer = this.waitFor(
-      (m) => m.topic === topic && isPlainObject(m.json) && expected.includes(m.json.transId as number),
-      { timeoutMs: opts.timeoutMs, what: `${topic} with transId in [${expected.join(', ')}]` },
-    );
+    const answer = this.waitFor((m) => m.topic === topic && isPlainObject(m.json) && expected.includes(m.json.transId as number), {
+      timeoutMs: opts.timeoutMs,
+      what: `${topic} with transId in [${expected.join(', ')}]`,
+    });
     await this.publish(channel, body);
     return (await answer).json as ChannelAnswer;
   }

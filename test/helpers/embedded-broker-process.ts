@@ -19,14 +19,14 @@ const log = {
 Promise.resolve()
   .then(() => startEmbeddedBroker({ ...embeddedBrokerSettings(process.env), log }))
   .then(
-  (broker) => {
-    process.stdout.write(`${JSON.stringify({ url: broker.url, tlsUrl: broker.tlsUrl, bridgeLogin: broker.bridgeLogin })}\n`);
-    const stop = () => void broker.close().then(() => process.exit(0));
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  },
-  (err: Error) => {
-    process.stdout.write(`${JSON.stringify({ error: err.message })}\n`);
-    process.exit(1);
-  },
-);
+    (broker) => {
+      process.stdout.write(`${JSON.stringify({ url: broker.url, tlsUrl: broker.tlsUrl, bridgeLogin: broker.bridgeLogin })}\n`);
+      const stop = () => void broker.close().then(() => process.exit(0));
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    },
+    (err: Error) => {
+      process.stdout.write(`${JSON.stringify({ error: err.message })}\n`);
+      process.exit(1);
+    },
+  );

@@ -36,7 +36,9 @@ function run(env: NodeJS.ProcessEnv): { child: ChildProcess; first: Promise<any>
   });
   const first = new Promise<any>((ok, fail) => {
     createInterface({ input: child.stdout }).once('line', (line) => ok(JSON.parse(line)));
-    child.once('exit', (code) => fail(new Error(`broker process exited (${code}) before saying anything: ${JSON.stringify(logged)}`)));
+    child.once('exit', (code) =>
+      fail(new Error(`broker process exited (${code}) before saying anything: ${JSON.stringify(logged)}`)),
+    );
   });
   return { child, first, logged };
 }

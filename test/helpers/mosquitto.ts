@@ -27,7 +27,13 @@ export async function startMosquitto(extraConfig: string[] = ['allow_anonymous t
   const conf = join(dir, 'mosquitto.conf');
   // The settings local/mosquitto/mosquitto.conf recommends for a server bridge: no Nagle delay
   // on each small PUBACK, and room for a backlog while the bridge is down.
-  const base = [`listener ${port} 127.0.0.1`, 'persistence false', 'set_tcp_nodelay true', 'max_queued_messages 100000', 'max_inflight_messages 1000'];
+  const base = [
+    `listener ${port} 127.0.0.1`,
+    'persistence false',
+    'set_tcp_nodelay true',
+    'max_queued_messages 100000',
+    'max_inflight_messages 1000',
+  ];
   writeFileSync(conf, [...base, ...extraConfig, ''].join('\n'));
   const child = spawn(mosquittoBinary(), ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

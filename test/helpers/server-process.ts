@@ -41,8 +41,8 @@ export function runCommand(command: string, env: NodeJS.ProcessEnv, cwd = ROOT):
   let output = '';
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d) => ((output += d), (stdout += d)));
-  child.stderr!.on('data', (d) => ((output += d), (stderr += d)));
+  child.stdout.on('data', (d) => ((output += d), (stdout += d)));
+  child.stderr.on('data', (d) => ((output += d), (stderr += d)));
   // 'exit' can come before the last output has been read: wait for the pipes to close too, a
   // little (a grandchild still holding them must not hold the test).
   const closed = new Promise<void>((ok) => child.once('close', () => ok()));
@@ -70,7 +70,9 @@ export function runCommand(command: string, env: NodeJS.ProcessEnv, cwd = ROOT):
     exit: (timeoutMs) =>
       Promise.race([
         exited,
-        new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`\`${command}\` still running after ${timeoutMs} ms:\n${output}`)), timeoutMs)),
+        new Promise<never>((_, fail) =>
+          setTimeout(() => fail(new Error(`\`${command}\` still running after ${timeoutMs} ms:\n${output}`)), timeoutMs),
+        ),
       ]),
     kill: () => {
       try {
@@ -94,7 +96,8 @@ export function killAll(): void {
 export async function waitForHealth(server: ServerProcess, url: string, status = 200, timeoutMs = 60_000): Promise<any> {
   return eventually(
     async () => {
-      if (server.child.exitCode !== null) throw new Error(`exited with ${server.child.exitCode} before its API answered:\n${server.output()}`);
+      if (server.child.exitCode !== null)
+        throw new Error(`exited with ${server.child.exitCode} before its API answered:\n${server.output()}`);
       const res = await fetch(`${url}/health`);
       expect(res.status).toBe(status);
       return res.json();

@@ -77,10 +77,15 @@ const TREES: Record<number, unknown> = {
 async function registerThroughEntries(clientId: string): Promise<void> {
   await register(ruleEvent(`register/${clientId}`, REGISTER));
   const reads = published.on(`request/${clientId}`);
-  expect(reads.map((r) => [r.cmdId, r.oid]).sort()).toEqual([[0, 1], [0, 3303]]);
+  expect(reads.map((r) => [r.cmdId, r.oid]).sort()).toEqual([
+    [0, 1],
+    [0, 3303],
+  ]);
   expect(published.on(`register/response/${clientId}`)).toEqual([]);
   for (const read of reads) {
-    await response(ruleEvent(`response/${clientId}`, { transId: read.transId, cmdId: read.cmdId, status: 205, data: TREES[read.oid] }));
+    await response(
+      ruleEvent(`response/${clientId}`, { transId: read.transId, cmdId: read.cmdId, status: 205, data: TREES[read.oid] }),
+    );
   }
 }
 

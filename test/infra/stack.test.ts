@@ -79,7 +79,9 @@ describe('topic rules', () => {
   test('IoT may invoke each channel function, from its own rule only', () => {
     for (const channel of CLIENT_CHANNELS) {
       const fnId = logicalIdOfFunction(bundled.stack, bundled.stack.channelFunctions[channel]);
-      const [ruleId] = resourcesOf('AWS::IoT::TopicRule').find(([, r]) => r.Properties.TopicRulePayload.Sql.endsWith(`'${channel}/+'`))!;
+      const [ruleId] = resourcesOf('AWS::IoT::TopicRule').find(([, r]) =>
+        r.Properties.TopicRulePayload.Sql.endsWith(`'${channel}/+'`),
+      )!;
       template.hasResourceProperties('AWS::Lambda::Permission', {
         Action: 'lambda:InvokeFunction',
         Principal: 'iot.amazonaws.com',
@@ -118,7 +120,9 @@ describe('table', () => {
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       KeySchema: def.KeySchema,
-      AttributeDefinitions: Match.arrayWith(def.AttributeDefinitions!.map((a) => Match.objectEquals({ AttributeName: a.AttributeName, AttributeType: a.AttributeType }))),
+      AttributeDefinitions: Match.arrayWith(
+        def.AttributeDefinitions!.map((a) => Match.objectEquals({ AttributeName: a.AttributeName, AttributeType: a.AttributeType })),
+      ),
     });
     const [, table] = resourcesOf('AWS::DynamoDB::Table')[0];
     const byName = (list: any[]) => [...list].sort((a, b) => a.IndexName.localeCompare(b.IndexName));
@@ -137,14 +141,18 @@ describe('table', () => {
 describe('functions', () => {
   test('ten functions of ours, each bundled, on Node.js 20 or newer; so is every other function', () => {
     const functions = resourcesOf('AWS::Lambda::Function');
-    const ours = functions.filter(([, f]) => f.Properties.Handler === 'index.handler' && f.Properties.Environment?.Variables?.TABLE_NAME);
+    const ours = functions.filter(
+      ([, f]) => f.Properties.Handler === 'index.handler' && f.Properties.Environment?.Variables?.TABLE_NAME,
+    );
     expect(ours).toHaveLength(10);
     for (const [id, fn] of functions) {
       const runtimes: string[] =
         typeof fn.Properties.Runtime === 'string'
           ? [fn.Properties.Runtime]
           : // A region-dependent runtime (a custom resource provider) is a Fn::FindInMap: check every region.
-            Object.values(json.Mappings?.[fn.Properties.Runtime['Fn::FindInMap'][0]] ?? {}).map((m: any) => m[fn.Properties.Runtime['Fn::FindInMap'][2]]);
+            Object.values(json.Mappings?.[fn.Properties.Runtime['Fn::FindInMap'][0]] ?? {}).map(
+              (m: any) => m[fn.Properties.Runtime['Fn::FindInMap'][2]],
+            );
       expect(runtimes.length).toBeGreaterThan(0);
       for (const runtime of runtimes) {
         const major = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
@@ -171,21 +179,36 @@ describe('functions', () => {
       handler({ payload: Buffer.from('{}').toString('base64'), topic: 'register/dev-1', mqttClientId: 'intruder', receivedAt: Date.now() })
         .then((r) => process.stdout.write('done:' + String(r)), (e) => { console.error(e); process.exit(1); });`;
     const out = execFileSync(process.execPath, ['-e', script], {
-      env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', TABLE_NAME: 't', IOT_DATA_ENDPOINT: 'example-ats.iot.us-east-1.amazonaws.com', LOG_LEVEL: 'silent' },
+      env: {
+        PATH: process.env.PATH,
+        AWS_REGION: 'us-east-1',
+        TABLE_NAME: 't',
+        IOT_DATA_ENDPOINT: 'example-ats.iot.us-east-1.amazonaws.com',
+        LOG_LEVEL: 'silent',
+      },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // One embedded-metric-format record for the invocation, then the entry's own result.
     const [record, result] = out.split('\n');
     expect(result).toBe('done:undefined');
-    const emf = JSON.parse(record) as { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }; Handled: number; channel: string };
+    const emf = JSON.parse(record) as {
+      _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> };
+      Handled: number;
+      channel: string;
+    };
     expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('LWMQN');
     expect(emf._aws.CloudWatchMetrics[0].Dimensions[0]).toContain('channel');
     expect(emf).toMatchObject({ channel: 'register', Handled: 1 });
   });
 
   test('every function gets the settings through the documented environment (README.md, "Configuration")', () => {
-    const s = synth({ requestTimeoutMs: 7000, defaultLifetime: 3600, join: 'permit', iotEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com' });
+    const s = synth({
+      requestTimeoutMs: 7000,
+      defaultLifetime: 3600,
+      join: 'permit',
+      iotEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
+    });
     const t = s.template.toJSON();
     const ours = Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(ours).toHaveLength(10); // no lookup function: the endpoint came from context
@@ -210,7 +233,9 @@ describe('functions', () => {
       parameters: { endpointType: 'iot:Data-ATS' },
     });
     const fnId = logicalIdOfFunction(bundled.stack, bundled.stack.channelFunctions.notify);
-    expect(json.Resources[fnId].Properties.Environment.Variables.IOT_DATA_ENDPOINT).toEqual({ 'Fn::GetAtt': [id, 'endpointAddress'] });
+    expect(json.Resources[fnId].Properties.Environment.Variables.IOT_DATA_ENDPOINT).toEqual({
+      'Fn::GetAtt': [id, 'endpointAddress'],
+    });
   });
 
   test('the reaper runs every minute', () => {
@@ -271,9 +296,14 @@ describe('IAM', () => {
     const tableStatements = statements(json).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('dynamodb:')));
     expect(tableStatements.length).toBeGreaterThanOrEqual(10);
     for (const s of tableStatements) {
-      expect(asList<string>(s.Action).sort()).toEqual(
-        ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-      );
+      expect(asList<string>(s.Action).sort()).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]);
       expect(s.Resource).toEqual([
         { 'Fn::GetAtt': [tableId, 'Arn'] },
         { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/*']] },
@@ -310,7 +340,11 @@ describe('device policy', () => {
     return policies[0].Properties.PolicyDocument.Statement as any[];
   };
   const resourcesFor = (st: any[], action: string) =>
-    st.filter((s) => s.Action === action).flatMap((s) => asList(s.Resource).map(flatten)).map((r) => r.slice(prefix.length)).sort();
+    st
+      .filter((s) => s.Action === action)
+      .flatMap((s) => asList(s.Resource).map(flatten))
+      .map((r) => r.slice(prefix.length))
+      .sort();
 
   test('confines each client to its own topics through ${iot:ClientId}', () => {
     const st = policyOf(json);
@@ -356,8 +390,22 @@ describe('context settings', () => {
   test('defaults, and strings from `cdk -c key=value` parsed', () => {
     expect(from({})).toEqual(DEFAULT_SETTINGS);
     expect(
-      from({ tableName: 'lwmqn', defaultLifetime: '600', requestTimeoutMs: '5000', join: 'permit', iotEndpoint: 'https://abc-ats.iot.us-east-1.amazonaws.com/', bindThingName: 'true' }),
-    ).toMatchObject({ tableName: 'lwmqn', defaultLifetime: 600, requestTimeoutMs: 5000, join: 'permit', iotEndpoint: 'abc-ats.iot.us-east-1.amazonaws.com', bindThingName: true });
+      from({
+        tableName: 'lwmqn',
+        defaultLifetime: '600',
+        requestTimeoutMs: '5000',
+        join: 'permit',
+        iotEndpoint: 'https://abc-ats.iot.us-east-1.amazonaws.com/',
+        bindThingName: 'true',
+      }),
+    ).toMatchObject({
+      tableName: 'lwmqn',
+      defaultLifetime: 600,
+      requestTimeoutMs: 5000,
+      join: 'permit',
+      iotEndpoint: 'abc-ats.iot.us-east-1.amazonaws.com',
+      bindThingName: true,
+    });
   });
 
   test.each([

@@ -177,7 +177,11 @@ beforeAll(async () => {
   tap = await AckTap.start(broker.port);
   bridge = new Bridge({ url: tap.url, clientId: `bridge-puback-${process.pid}`, log: new CapturingLog(), handlers });
   // The handlers above read nothing from deps.
-  await within(10_000, bridge.start({ metrics: { handled() {}, answered() {}, storeCall() {}, commandEnded() {} } } as unknown as Deps), 'bridge start');
+  await within(
+    10_000,
+    bridge.start({ metrics: { handled() {}, answered() {}, storeCall() {}, commandEnded() {} } } as unknown as Deps),
+    'bridge start',
+  );
   device = await within(
     10_000,
     mqtt.connectAsync(broker.url, { clientId: `puback-sender-${process.pid}`, reconnectPeriod: 0 }),

@@ -14,7 +14,12 @@ let bridge: Bridge;
 
 beforeAll(async () => {
   broker = await startMosquitto();
-  bridge = new Bridge({ url: broker.url, clientId: `bridge-ids-${process.pid}`, log: new CapturingLog(), handlers: CHANNEL_HANDLERS });
+  bridge = new Bridge({
+    url: broker.url,
+    clientId: `bridge-ids-${process.pid}`,
+    log: new CapturingLog(),
+    handlers: CHANNEL_HANDLERS,
+  });
   await new Promise<void>((resolve, reject) => {
     bridge.client.once('connect', () => resolve());
     bridge.client.once('error', reject);

@@ -191,13 +191,18 @@ test('only accounts of the password file get in: anonymous, unknown users and wr
 
 test('a device registers through the ACL: the bridge reads its objects and answers 201, the app sees devIncoming', async () => {
   expect((await registerDevice(devA, { mac: 'AA:00:00:00:00:0A' })).status).toBe(201);
-  expect(devA.requests.filter((r) => r.cmdId === 0).map((r) => Number(r.oid)).sort((x, y) => x - y)).toEqual([1, 3, 3303]);
+  expect(
+    devA.requests
+      .filter((r) => r.cmdId === 0)
+      .map((r) => Number(r.oid))
+      .sort((x, y) => x - y),
+  ).toEqual([1, 3, 3303]);
   expect((await http('/devices/dev-a')).body).toMatchObject({ clientId: 'dev-a', mac: 'aa:00:00:00:00:0a', status: 'online' });
   await app.waitFor('dev-a', 'devIncoming');
   expect(bridgeSaw).toContain('register/dev-a');
 });
 
-test("dev-a cannot register dev-b: the server never sees it, and dev-b itself still can", async () => {
+test('dev-a cannot register dev-b: the server never sees it, and dev-b itself still can', async () => {
   const from = bridgeSaw.length;
   await devA.publishTo('register/dev-b', { transId: 61, ...registerPayload({ mac: 'AA:00:00:00:00:0A' }) });
   await barrierThrough(devA);
@@ -262,7 +267,18 @@ test("dev-a cannot read dev-b's requests, responses, publications or events, wha
   // Mosquitto 2.0 grants every one of these subscriptions (SUBACK QoS 1, even for `#`): the ACL
   // filters each message at delivery.
   await devA.client.subscribeAsync(
-    ['request/dev-b', 'request/+', '+/response/dev-b', '+/response/+', 'notify/+', 'response/+', 'lwmqn/events/#', '$SYS/#', '#', 'announce'],
+    [
+      'request/dev-b',
+      'request/+',
+      '+/response/dev-b',
+      '+/response/+',
+      'notify/+',
+      'response/+',
+      'lwmqn/events/#',
+      '$SYS/#',
+      '#',
+      'announce',
+    ],
     { qos: 1 },
   );
   const devAFrom = lastSeq(devA);
@@ -307,7 +323,10 @@ test("dev-a connecting with MQTT client id 'dev-b' is still dev-a: dev-b keeps i
   expect(devBCloses).toBe(0);
   expect(devB.client.connected).toBe(true);
   expect((await devB.call('ping', {})).status).toBe(200);
-  expect((await http('/devices/dev-b/read', { path: '3303/0' })).body).toEqual({ status: 205, data: { sensorValue: 21.5, units: 'C' } });
+  expect((await http('/devices/dev-b/read', { path: '3303/0' })).body).toEqual({
+    status: 205,
+    data: { sensorValue: 21.5, units: 'C' },
+  });
   expect(heard.filter(([t]) => t !== 'ping/response/dev-a')).toEqual([]);
   impostor.end(true);
 });
@@ -318,7 +337,9 @@ test('an MQTT 5 client is told what MQTT 3.1.1 is not: a denied publish gets rea
   v5.on('message', (_t, p) => answers.push(JSON.parse(p.toString())));
   await v5.subscribeAsync('ping/response/dev-a', { qos: 1 });
   const from = bridgeSaw.length;
-  await expect(v5.publishAsync('notify/dev-b', '{"transId":81,"oid":3303,"iid":0,"rid":5700,"data":5}', { qos: 1 })).rejects.toMatchObject({ code: 135 });
+  await expect(
+    v5.publishAsync('notify/dev-b', '{"transId":81,"oid":3303,"iid":0,"rid":5700,"data":5}', { qos: 1 }),
+  ).rejects.toMatchObject({ code: 135 });
   // Positive control: its own channel is accepted and answered.
   await v5.publishAsync('ping/dev-a', '{"transId":82}', { qos: 1 });
   await eventually(() => expect(answers).toContainEqual({ transId: 82, status: 200 }));
@@ -329,11 +350,15 @@ test('an MQTT 5 client is told what MQTT 3.1.1 is not: a denied publish gets rea
 
 test("dev-a's MQTT will on lwt/dev-b is dropped; its will on its own lwt/dev-a takes dev-a offline", async () => {
   const from = bridgeSaw.length;
-  const w1 = await connect('dev-a', PASSWORDS['dev-a'], { will: { topic: 'lwt/dev-b', payload: Buffer.from('gone'), qos: 1, retain: false } });
+  const w1 = await connect('dev-a', PASSWORDS['dev-a'], {
+    will: { topic: 'lwt/dev-b', payload: Buffer.from('gone'), qos: 1, retain: false },
+  });
   w1.stream.destroy(); // no DISCONNECT: the broker sends the will
   // Whether the broker notices w1's end first or w2 takes the session over, w1's will is
   // handled before w2 is connected, hence before w2's will.
-  const w2 = await connect('dev-a', PASSWORDS['dev-a'], { will: { topic: 'lwt/dev-a', payload: Buffer.from('gone'), qos: 1, retain: false } });
+  const w2 = await connect('dev-a', PASSWORDS['dev-a'], {
+    will: { topic: 'lwt/dev-a', payload: Buffer.from('gone'), qos: 1, retain: false },
+  });
   w2.stream.destroy();
 
   await eventually(async () => expect((await http('/devices/dev-a')).body.status).toBe('offline'));

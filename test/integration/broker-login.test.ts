@@ -56,7 +56,10 @@ async function runLocal(port: number): Promise<ServerProcess> {
   return broker;
 }
 
-async function startServer(command: string, dataDir = mkdtempSync(join(dir, 'data-'))): Promise<{ server: ServerProcess; api: string; dataDir: string }> {
+async function startServer(
+  command: string,
+  dataDir = mkdtempSync(join(dir, 'data-')),
+): Promise<{ server: ServerProcess; api: string; dataDir: string }> {
   const httpPort = await freePort();
   const server = runCommand(command, { ...env, LWMQN_DATA_DIR: dataDir, HTTP_PORT: String(httpPort) });
   return { server, api: `http://127.0.0.1:${httpPort}`, dataDir };
@@ -66,7 +69,9 @@ async function startServer(command: string, dataDir = mkdtempSync(join(dir, 'dat
 async function interrupt(server: ServerProcess): Promise<void> {
   process.kill(-server.child.pid!, 'SIGINT');
   await server.exit(20_000);
-  expect({ msgs: server.logs().map((l) => l.msg), out: server.output() }).toMatchObject({ msgs: expect.arrayContaining(['stopped']) });
+  expect({ msgs: server.logs().map((l) => l.msg), out: server.output() }).toMatchObject({
+    msgs: expect.arrayContaining(['stopped']),
+  });
 }
 
 async function registerDev001(): Promise<void> {
@@ -153,7 +158,8 @@ test('the broker not up yet: the API answers 503 naming it, each attempt is logg
   expect(health).toMatchObject({ ok: false, status: 'degraded' });
   expect(health.problems).toEqual([expect.stringContaining(`not connected to the MQTT broker at ${url}`)]);
   expect(health.problems[0]).toMatch(/ECONNREFUSED/);
-  const attempts = () => server.logs().filter((l) => l.level === 40 && l.msg === 'cannot connect to the MQTT broker; retrying in 1 s');
+  const attempts = () =>
+    server.logs().filter((l) => l.level === 40 && l.msg === 'cannot connect to the MQTT broker; retrying in 1 s');
   await eventually(() => expect(attempts().length).toBeGreaterThanOrEqual(2), { timeoutMs: 10_000 });
   expect(attempts()[0]).toMatchObject({ url });
 
@@ -173,7 +179,12 @@ test("and a server started while its broker is down gets the bridge session's qu
   // The server stops; its session (clean session off) keeps collecting the device's messages.
   await interrupt(late.server!);
   const url = `mqtt://127.0.0.1:${late.port}`;
-  const device = await mqtt.connectAsync(url, { username: 'dev-001', password: DEVICE_PASSWORD, reconnectPeriod: 0, connectTimeout: 5_000 });
+  const device = await mqtt.connectAsync(url, {
+    username: 'dev-001',
+    password: DEVICE_PASSWORD,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+  });
   await device.publishAsync('notify/dev-001', JSON.stringify({ transId: 77, oid: 3303, iid: 0, rid: 5700, data: 99.5 }), { qos: 1 });
   await device.endAsync();
   // The broker stops too (and saves its sessions: run-local.sh's config persists them).
@@ -198,12 +209,20 @@ test('a broker that accepts TCP and never answers: retried with a warning per at
   const port = (silent.address() as { port: number }).port;
   try {
     // As under a supervisor: node itself gets the signal.
-    const { server, api } = await startServer(`MQTT_URL=mqtt://127.0.0.1:${port} LWMQN_BRIDGE_PASSWORD=${BRIDGE_PASSWORD} exec node --require tsx/cjs local/start.ts`);
+    const { server, api } = await startServer(
+      `MQTT_URL=mqtt://127.0.0.1:${port} LWMQN_BRIDGE_PASSWORD=${BRIDGE_PASSWORD} exec node --require tsx/cjs local/start.ts`,
+    );
     const health = await waitForHealth(server, api, 503);
-    expect(health.problems).toEqual([`not connected to the MQTT broker at mqtt://127.0.0.1:${port}: no answer to CONNECT within 5000 ms`]);
+    expect(health.problems).toEqual([
+      `not connected to the MQTT broker at mqtt://127.0.0.1:${port}: no answer to CONNECT within 5000 ms`,
+    ]);
     await eventually(() =>
       expect(server.logs()).toContainEqual(
-        expect.objectContaining({ level: 40, msg: 'cannot connect to the MQTT broker; retrying in 1 s', err: 'no answer to CONNECT within 5000 ms' }),
+        expect.objectContaining({
+          level: 40,
+          msg: 'cannot connect to the MQTT broker; retrying in 1 s',
+          err: 'no answer to CONNECT within 5000 ms',
+        }),
       ),
     );
     server.child.kill('SIGTERM');

@@ -90,14 +90,21 @@ describe.each([
   });
 
   /** Publishes a read, lets `race` run against the device's answer, and returns the command's answer. */
-  async function readRacing(target: { oid: string; iid: string; rid?: string }, data: unknown, race: () => Promise<void>): Promise<CommandAnswer> {
+  async function readRacing(
+    target: { oid: string; iid: string; rid?: string },
+    data: unknown,
+    race: () => Promise<void>,
+  ): Promise<CommandAnswer> {
     deps.publisher.clear();
     const command = sendCommand(deps, 'cc-read', 'read', target);
-    const req = await eventually(() => {
-      const found = deps.publisher.on('request/cc-read');
-      expect(found).toHaveLength(1);
-      return found[0];
-    }, { intervalMs: 1 });
+    const req = await eventually(
+      () => {
+        const found = deps.publisher.on('request/cc-read');
+        expect(found).toHaveLength(1);
+        return found[0];
+      },
+      { intervalMs: 1 },
+    );
     const answer = message('response/cc-read', { transId: req.transId, cmdId: 0, status: 205, data });
     const turns = coin();
     await Promise.all([jitter(turns).then(() => response(answer, deps)), jitter(3 - turns).then(race)]);
@@ -157,7 +164,9 @@ describe('an update (lifetime renewal) racing the reaper at the moment of expiry
         expect(report.expired).not.toContain(id);
         // The whole record, renewed: the new lifetime counted from the update.
         expect(raw).toMatchObject({ ...registered, lifetime: 120, expiresAt: expiry + 120 });
-        expect(await pastExpiry.devices.get(id, pastExpiry.clock.now())).toEqual(expect.objectContaining({ lifetime: 120, objects: REGISTERED_TREE }));
+        expect(await pastExpiry.devices.get(id, pastExpiry.clock.now())).toEqual(
+          expect.objectContaining({ lifetime: 120, objects: REGISTERED_TREE }),
+        );
         // The reaper looking again now finds it renewed.
         expect((await reaper(pastExpiry)).expired).toEqual([]);
         expect(await pastExpiry.devices.get(id, pastExpiry.clock.now())).not.toBeNull();
@@ -170,7 +179,9 @@ describe('an update (lifetime renewal) racing the reaper at the moment of expiry
         expect(raw).toBeUndefined();
       }
       expect(deps.events.events.filter((e) => e.clientId === id && e.type !== 'devLeaving')).toEqual(
-        answers[0]?.status === 204 ? [{ type: 'devUpdate', clientId: id, data: { lifetime: 120 }, timestamp: atExpiry.clock.now() }] : [],
+        answers[0]?.status === 204
+          ? [{ type: 'devUpdate', clientId: id, data: { lifetime: 120 }, timestamp: atExpiry.clock.now() }]
+          : [],
       );
     }
     console.log(`update vs reaper at expiry: ${outcomes.kept} kept with the renewal, ${outcomes.reaped} reaped, 0 half`);
@@ -184,7 +195,9 @@ describe('two register messages for the same new client at once', () => {
     fresh.forEach((p) => seen.add(p));
     const shuffled = fresh.map((p) => p.json()).sort(() => Math.random() - 0.5);
     await Promise.all(
-      shuffled.map((req) => response(message(`response/${id}`, { transId: req.transId, cmdId: 0, status: 205, data: TREES[String(req.oid)] }), deps)),
+      shuffled.map((req) =>
+        response(message(`response/${id}`, { transId: req.transId, cmdId: 0, status: 205, data: TREES[String(req.oid)] }), deps),
+      ),
     );
     return fresh.length;
   }
@@ -213,7 +226,12 @@ describe('two register messages for the same new client at once', () => {
         expect(sameTransId ? [40] : [40, 41]).toContain(a.transId);
       }
       const device = await deps.devices.get(id, deps.clock.now());
-      expect(device).toMatchObject({ clientId: id, mac: 'aa:bb:cc:00:00:01', objList: { '1': [0], '3303': [0, 1] }, objects: REGISTERED_TREE });
+      expect(device).toMatchObject({
+        clientId: id,
+        mac: 'aa:bb:cc:00:00:01',
+        objList: { '1': [0], '3303': [0, 1] },
+        objects: REGISTERED_TREE,
+      });
       expect(incoming[0].data).toMatchObject({ clientId: id, objList: { '1': [0], '3303': [0, 1] } });
     }
     // No registration is left in progress (it would fail later with a 500 and confuse the client).

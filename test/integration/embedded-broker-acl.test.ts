@@ -166,7 +166,18 @@ const FORGED: Array<[string, unknown]> = [
 ];
 
 /** Wildcards and other devices' topics: all refused to a device (0x80), its own topics granted. */
-const SNOOPING = ['#', '+/response/+', '+/response/dev-b', 'request/+', 'request/dev-b', 'notify/+', 'response/+', 'lwmqn/events/#', '$SYS/#', '+/+'];
+const SNOOPING = [
+  '#',
+  '+/response/+',
+  '+/response/dev-b',
+  'request/+',
+  'request/dev-b',
+  'notify/+',
+  'response/+',
+  'lwmqn/events/#',
+  '$SYS/#',
+  '+/+',
+];
 
 describe('without accounts (the default of npm start)', () => {
   let w: World;
@@ -194,7 +205,7 @@ describe('without accounts (the default of npm start)', () => {
 
   afterEach(() => expect(w.log.errors()).toEqual([]));
 
-  test('it listens on loopback; a client id that is no LWMQN clientId, or the bridge\'s without its secret, is refused at CONNECT', async () => {
+  test("it listens on loopback; a client id that is no LWMQN clientId, or the bridge's without its secret, is refused at CONNECT", async () => {
     expect(url).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     for (const clientId of ['', 'a/b', 'a+b', 'a#', 'x'.repeat(129), 'a\u0001b']) {
       expect({ clientId, code: await refusedWith(url, { clientId, clean: true }) }).toEqual({ clientId, code: 2 });
@@ -283,9 +294,15 @@ describe('without accounts (the default of npm start)', () => {
 
   test("a will on lwt/dev-b is dropped; a device's will on its own lwt takes it offline", async () => {
     const from = w.bridgeSaw.length;
-    const w1 = await connect(url, { clientId: 'dev-m', will: { topic: 'lwt/dev-b', payload: Buffer.from('gone'), qos: 1, retain: false } });
+    const w1 = await connect(url, {
+      clientId: 'dev-m',
+      will: { topic: 'lwt/dev-b', payload: Buffer.from('gone'), qos: 1, retain: false },
+    });
     w1.stream.destroy();
-    const w2 = await connect(url, { clientId: 'dev-m2', will: { topic: 'lwt/dev-m2', payload: Buffer.from('gone'), qos: 1, retain: false } });
+    const w2 = await connect(url, {
+      clientId: 'dev-m2',
+      will: { topic: 'lwt/dev-m2', payload: Buffer.from('gone'), qos: 1, retain: false },
+    });
     w2.stream.destroy();
     await eventually(() => expect(w.bridgeSaw.slice(from)).toEqual(['lwt/dev-m2']));
     await w.stack.bridge.idle();
@@ -321,10 +338,27 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI) over TLS', () => 
     if (!HAVE_OPENSSL) throw new Error('openssl is not on the PATH: the TLS tests need it to make a self-signed certificate');
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(cert);
 
     usersFile = join(dir, 'users.json');
@@ -359,7 +393,14 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI) over TLS', () => 
     for (const p of Object.values(passwords)) expect(text).not.toContain(p);
     const file = JSON.parse(text);
     expect(Object.keys(file.accounts).sort()).toEqual(['app-1', 'dev-a', 'dev-b', 'dev-m']);
-    expect(file.accounts['dev-a']).toEqual({ kind: 'device', salt: expect.any(String), hash: expect.any(String), N: 16384, r: 8, p: 1 });
+    expect(file.accounts['dev-a']).toEqual({
+      kind: 'device',
+      salt: expect.any(String),
+      hash: expect.any(String),
+      N: 16384,
+      r: 8,
+      p: 1,
+    });
     expect(file.accounts['app-1'].kind).toBe('app');
     expect(file.accounts['dev-a'].salt).not.toBe(file.accounts['dev-b'].salt);
     // The bridge's name is not for accounts, nor is an invalid clientId.
@@ -385,7 +426,9 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI) over TLS', () => 
   test('over TLS, devices register; another device can neither forge nor snoop; the app reads the events and only them', async () => {
     expect((await registerDevice(devA, { mac: 'AA:00:00:00:00:0A' })).status).toBe(201);
     expect((await registerDevice(devB, { mac: 'BB:00:00:00:00:0B' })).status).toBe(201);
-    await eventually(() => expect(appHeard).toEqual(expect.arrayContaining(['lwmqn/events/dev-a/devIncoming', 'lwmqn/events/dev-b/devIncoming'])));
+    await eventually(() =>
+      expect(appHeard).toEqual(expect.arrayContaining(['lwmqn/events/dev-a/devIncoming', 'lwmqn/events/dev-b/devIncoming'])),
+    );
     const recordBefore = (await w.http('/devices/dev-b')).body;
     const from = w.bridgeSaw.length;
     const appFrom = appHeard.length;
@@ -402,10 +445,15 @@ describe('with accounts (LWMQN_USERS_FILE, written by the CLI) over TLS', () => 
     snoop.on('message', (topic) => heard.push(topic));
     expect(await subacks(snoop, SNOOPING)).toEqual(SNOOPING.map(() => 128));
     // An application may not read device topics either.
-    expect(await subacks(app, ['request/+', '#', 'announce', 'lwmqn/#', 'lwmqn/events/+/devNotify'])).toEqual([128, 128, 128, 128, 1]);
+    expect(await subacks(app, ['request/+', '#', 'announce', 'lwmqn/#', 'lwmqn/events/+/devNotify'])).toEqual([
+      128, 128, 128, 128, 1,
+    ]);
 
     // dev-b's real traffic flows meanwhile.
-    expect((await w.http('/devices/dev-b/read', { path: '3303/0' })).body).toEqual({ status: 205, data: { sensorValue: 21.5, units: 'C' } });
+    expect((await w.http('/devices/dev-b/read', { path: '3303/0' })).body).toEqual({
+      status: 205,
+      data: { sensorValue: 21.5, units: 'C' },
+    });
     expect((await devB.call('notify', { oid: 3303, iid: 0, rid: 5700, data: 23 })).status).toBe(204);
     await w.stack.bridge.idle();
     await eventually(() => expect(appHeard.slice(appFrom)).toEqual(expect.arrayContaining(['lwmqn/events/dev-b/devNotify'])));
@@ -442,7 +490,10 @@ describe('settings that cannot work fail at start, in one line naming the settin
   test.each([
     [{ MQTT_TLS_CERT: '/x/cert.pem' }, /^MQTT_TLS_CERT is set but MQTT_TLS_KEY is not/],
     [{ MQTT_TLS_KEY: '/x/key.pem' }, /^MQTT_TLS_KEY is set but MQTT_TLS_CERT is not/],
-    [{ MQTT_TLS_CERT: '/nonexistent/cert.pem', MQTT_TLS_KEY: '/nonexistent/key.pem' }, /^MQTT_TLS_CERT: cannot read \/nonexistent\/cert.pem \(ENOENT\)$/],
+    [
+      { MQTT_TLS_CERT: '/nonexistent/cert.pem', MQTT_TLS_KEY: '/nonexistent/key.pem' },
+      /^MQTT_TLS_CERT: cannot read \/nonexistent\/cert.pem \(ENOENT\)$/,
+    ],
     [{ MQTT_TLS_PORT: 'x', MQTT_TLS_CERT: 'a', MQTT_TLS_KEY: 'b' }, /^MQTT_TLS_PORT must be a port number/],
     [{ LWMQN_USERS_FILE: '/nonexistent/users.json' }, /^LWMQN_USERS_FILE: cannot read \/nonexistent\/users.json \(ENOENT\)$/],
   ])('%j', async (env, message) => {
@@ -465,7 +516,9 @@ test('reachable from the network without accounts, it says so at start', async (
   const open = await startBrokerProcess({ MQTT_HOST: '0.0.0.0' });
   try {
     await eventually(() =>
-      expect(open.logged).toContainEqual(expect.objectContaining({ level: 'warn', hosts: ['0.0.0.0'], msg: expect.stringContaining('any client can claim') })),
+      expect(open.logged).toContainEqual(
+        expect.objectContaining({ level: 'warn', hosts: ['0.0.0.0'], msg: expect.stringContaining('any client can claim') }),
+      ),
     );
   } finally {
     await open.stop();
@@ -476,7 +529,11 @@ test('reachable from the network without accounts, it says so at start', async (
 });
 
 /** `npm start` itself (local/start.ts in its own process): its stack wires broker and bridge. */
-function npmStart(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<{ mqtt: string; api: string }>; stderr: () => string } {
+function npmStart(env: NodeJS.ProcessEnv): {
+  child: ChildProcess;
+  ready: Promise<{ mqtt: string; api: string }>;
+  stderr: () => string;
+} {
   // What `npm start` runs: tsx local/start.ts.
   const child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'local/start.ts')], {
     cwd: ROOT,
@@ -523,6 +580,8 @@ describe('npm start', () => {
   test('a TLS setting that cannot work stops it with one line naming the setting', async () => {
     const server = npmStart({ DYNAMODB_ENDPOINT: store.endpoint, MQTT_TLS_CERT: join(dir, 'cert-only.pem') });
     await expect(server.ready).rejects.toThrow(/exited 1/);
-    expect(server.stderr()).toBe('lwmqn: could not start: MQTT_TLS_CERT is set but MQTT_TLS_KEY is not: set both (PEM files) or neither\n');
+    expect(server.stderr()).toBe(
+      'lwmqn: could not start: MQTT_TLS_CERT is set but MQTT_TLS_KEY is not: set both (PEM files) or neither\n',
+    );
   });
 });

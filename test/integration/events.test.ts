@@ -28,17 +28,23 @@ test('a device life emits devIncoming, devStatus, devUpdate, devNotify, devChang
   // devIncoming (data: the record) and devStatus online
   expect((await registerDevice(dev)).status).toBe(201);
   const incoming = await world.events.waitFor(id, 'devIncoming');
-  expectEnvelope(incoming, 'devIncoming', id, {
-    clientId: id,
-    joinTime: expect.any(Number),
-    lifetime: 600,
-    ip: '127.0.0.1',
-    mac: 'aa:bb:cc:00:00:01',
-    version: '0.0.1',
-    objList: { '1': [0], '3': [0], '3303': [0, 1] },
-    status: 'online',
-    expiresAt: expect.any(Number),
-  }, since);
+  expectEnvelope(
+    incoming,
+    'devIncoming',
+    id,
+    {
+      clientId: id,
+      joinTime: expect.any(Number),
+      lifetime: 600,
+      ip: '127.0.0.1',
+      mac: 'aa:bb:cc:00:00:01',
+      version: '0.0.1',
+      objList: { '1': [0], '3': [0], '3303': [0, 1] },
+      status: 'online',
+      expiresAt: expect.any(Number),
+    },
+    since,
+  );
   expectEnvelope(await world.events.waitFor(id, 'devStatus'), 'devStatus', id, 'online', since);
 
   // devUpdate: only the attributes that changed

@@ -2,7 +2,16 @@ import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { CLIENT_CHANNELS, type ClientChannel } from '../../shared/protocol/topics';
 import type { TestDevice } from '../helpers/device';
-import { b64, expectedTransId, garbagePayloads, garbageTopics, MAX_PAYLOAD_BYTES, RESPONDING, targetOf, validBody } from '../helpers/garbage';
+import {
+  b64,
+  expectedTransId,
+  garbagePayloads,
+  garbageTopics,
+  MAX_PAYLOAD_BYTES,
+  RESPONDING,
+  targetOf,
+  validBody,
+} from '../helpers/garbage';
 import { registerDevice, sampleObjects, sampleObjectsStored, startWorld, type IntegrationWorld } from '../helpers/integration';
 import { eventually } from '../helpers/poll';
 
@@ -91,11 +100,21 @@ function messages(): Sent[] {
     const own = channel === 'lwt' ? `lwt/${VICTIM}-other` : `${channel}/${VICTIM}`;
     const body = Buffer.from(JSON.stringify(validBody(channel, 4242)));
     out.push(
-      { channel, kind: 'huge payload', topic: own, bytes: Buffer.concat([body.subarray(0, -1), Buffer.from(`,"pad":"${'z'.repeat(MAX_PAYLOAD_BYTES)}"}`)]) },
+      {
+        channel,
+        kind: 'huge payload',
+        topic: own,
+        bytes: Buffer.concat([body.subarray(0, -1), Buffer.from(`,"pad":"${'z'.repeat(MAX_PAYLOAD_BYTES)}"}`)]),
+      },
       { channel, kind: 'huge payload', topic: own, bytes: Buffer.alloc(300 * 1024, 0x7b) },
       { channel, kind: 'invalid UTF-8', topic: own, bytes: Buffer.concat([Buffer.from([0xc3, 0x28]), body]) },
       { channel, kind: 'invalid UTF-8', topic: own, bytes: Buffer.from([0xff, 0xfe, 0xfd, 0x00, 0x80, 0xbf]) },
-      { channel, kind: 'invalid UTF-8', topic: own, bytes: Buffer.concat([body.subarray(0, 12), Buffer.from([0xed, 0xa0, 0x80]), body.subarray(12)]) },
+      {
+        channel,
+        kind: 'invalid UTF-8',
+        topic: own,
+        bytes: Buffer.concat([body.subarray(0, 12), Buffer.from([0xed, 0xa0, 0x80]), body.subarray(12)]),
+      },
     );
   }
   return out;

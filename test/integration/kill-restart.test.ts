@@ -86,5 +86,7 @@ test(`SIGKILL in the middle of ${TOTAL} QoS 1 notifications loses none`, async (
   const objects = (await res.json()) as Record<string, Record<string, Record<string, unknown>>>;
   expect(objects['3303']['0']['5700']).toBe(TOTAL);
   const duplicates = answers().length - TOTAL;
-  console.log(`kill-restart: killed after ${answeredBeforeKill} answers; ${TOTAL} answered 204, ${duplicates} redelivered answers, 0 lost`);
+  console.log(
+    `kill-restart: killed after ${answeredBeforeKill} answers; ${TOTAL} answered 204, ${duplicates} redelivered answers, 0 lost`,
+  );
 });

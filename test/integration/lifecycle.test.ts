@@ -70,9 +70,18 @@ describe('update', () => {
       '3303': { '0': { sensorValue: 40, units: 'F' } },
       '3311': { '0': { onOff: true } },
     };
-    const answer = await dev.call('update', { transId: 77, objList: [{ oid: 3303, iid: 0 }, { oid: 3311, iid: 0 }] });
+    const answer = await dev.call('update', {
+      transId: 77,
+      objList: [
+        { oid: 3303, iid: 0 },
+        { oid: 3311, iid: 0 },
+      ],
+    });
     expect(answer).toEqual({ transId: 77, status: 204 });
-    expect(dev.requests.map((r) => [r.cmdId, r.oid]).sort()).toEqual([[0, 3303], [0, 3311]]);
+    expect(dev.requests.map((r) => [r.cmdId, r.oid]).sort()).toEqual([
+      [0, 3303],
+      [0, 3311],
+    ]);
     expect(await objects(dev.clientId)).toEqual({ '3303': { '0': { '5700': 40, '5701': 'F' } }, '3311': { '0': { '5850': true } } });
     expect((await record(dev.clientId)).objList).toEqual({ '3303': [0], '3311': [0] });
   });
@@ -102,7 +111,10 @@ describe('ping', () => {
 describe('notify', () => {
   test('a resource notify is 204 and the value is stored, by number or by name', async () => {
     const dev = await registered('ntf');
-    expect(await dev.call('notify', { transId: 11, oid: 3303, iid: 0, rid: 5700, data: 30.5 })).toEqual({ transId: 11, status: 204 });
+    expect(await dev.call('notify', { transId: 11, oid: 3303, iid: 0, rid: 5700, data: 30.5 })).toEqual({
+      transId: 11,
+      status: 204,
+    });
     expect((await objects(dev.clientId))['3303']['0']['5700']).toBe(30.5);
 
     expect((await dev.call('notify', { oid: 'temperature', iid: '1', rid: 'sensorValue', data: -4 })).status).toBe(204);
@@ -217,7 +229,12 @@ describe('deregister and expiry', () => {
   test('a device silent for its lifetime is removed by the reaper, which emits devLeaving', async () => {
     const dev = await registered('expire', { lifetime: 1, mac: 'AA:BB:CC:00:00:EE' });
     const leaving = await world.events.waitFor(dev.clientId, 'devLeaving', () => true, 10_000);
-    expect(leaving.payload).toEqual({ type: 'devLeaving', clientId: dev.clientId, data: 'aa:bb:cc:00:00:ee', timestamp: expect.any(Number) });
+    expect(leaving.payload).toEqual({
+      type: 'devLeaving',
+      clientId: dev.clientId,
+      data: 'aa:bb:cc:00:00:ee',
+      timestamp: expect.any(Number),
+    });
     expect((await world.http(`/devices/${dev.clientId}`)).status).toBe(404);
     expect((await dev.call('ping', {})).status).toBe(404);
   });

@@ -25,7 +25,14 @@ const KIB100 = 'x'.repeat(100 * 1024);
 
 /** A body each channel accepts, with transId 70. */
 const VALID: Record<RespondingChannel, Record<string, unknown>> = {
-  register: { transId: 70, lifetime: 600, ip: '127.0.0.1', mac: 'AA:BB:CC:00:00:01', version: '0.0.1', objList: { '1': [0], '3': [0], '3303': [0, 1] } },
+  register: {
+    transId: 70,
+    lifetime: 600,
+    ip: '127.0.0.1',
+    mac: 'AA:BB:CC:00:00:01',
+    version: '0.0.1',
+    objList: { '1': [0], '3': [0], '3303': [0, 1] },
+  },
   update: { transId: 70, lifetime: 600 },
   ping: { transId: 70 },
   deregister: { transId: 70 },
@@ -61,7 +68,12 @@ function cases(channel: RespondingChannel): Case[] {
     notify: [{ oid: [3303] }, { iid: { i: 0 } }, { rid: true }, { data: undefined }],
     schedule: [{ sleep: 'yes' }, { sleep: 1 }, { duration: 'long', sleep: true }],
   };
-  for (const w of wrong[channel]) out.push([`wrong type ${JSON.stringify(w, (_k, v) => (v === undefined ? '(missing)' : v))}`, JSON.stringify({ ...valid, ...w }), [70]]);
+  for (const w of wrong[channel])
+    out.push([
+      `wrong type ${JSON.stringify(w, (_k, v) => (v === undefined ? '(missing)' : v))}`,
+      JSON.stringify({ ...valid, ...w }),
+      [70],
+    ]);
   // Unknown fields are a 400 on every channel that answers (docs/PROTOCOL.md, "Unknown fields").
   out.push(['an unknown field', JSON.stringify({ ...valid, colour: 'red' }), [70]]);
   return out;
@@ -135,7 +147,15 @@ test('garbage and 100 KiB on lwt/<id> only set the device offline', async () => 
 
 test('messages on topics whose clientId is invalid are dropped without harm', async () => {
   const dev = await world.device('mal-topics');
-  for (const topic of ['register/', 'ping/', 'notify/', 'response/', 'lwt/', `register/${'x'.repeat(129)}`, `ping/${'y'.repeat(129)}`]) {
+  for (const topic of [
+    'register/',
+    'ping/',
+    'notify/',
+    'response/',
+    'lwt/',
+    `register/${'x'.repeat(129)}`,
+    `ping/${'y'.repeat(129)}`,
+  ]) {
     await dev.publishTo(topic, JSON.stringify(VALID.register));
   }
   // Topics the server does not subscribe to (extra levels) reach no handler either.

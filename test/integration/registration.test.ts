@@ -1,10 +1,4 @@
-import {
-  registerDevice,
-  sampleObjects,
-  sampleObjectsStored,
-  startWorld,
-  type IntegrationWorld,
-} from '../helpers/integration';
+import { registerDevice, sampleObjects, sampleObjectsStored, startWorld, type IntegrationWorld } from '../helpers/integration';
 import { eventually } from '../helpers/poll';
 
 /**
@@ -142,7 +136,10 @@ test('an objList update whose reads never come back gets 500 and keeps the old t
   dev.autoAnswer = false;
   expect(await dev.call('update', { transId: 81, objList: { '3303': [0] }, version: '9' })).toEqual({ transId: 81, status: 500 });
   expect((await world.http('/devices/reg-upd-silent/objects')).body).toEqual(sampleObjectsStored());
-  expect((await world.http('/devices/reg-upd-silent')).body).toMatchObject({ objList: { '1': [0], '3': [0], '3303': [0, 1] }, version: '0.0.1' });
+  expect((await world.http('/devices/reg-upd-silent')).body).toMatchObject({
+    objList: { '1': [0], '3': [0], '3303': [0, 1] },
+    version: '0.0.1',
+  });
   expect(world.events.of('reg-upd-silent', 'devUpdate')).toEqual([]);
 });
 
@@ -204,9 +201,7 @@ test('GET /devices/:id is 404 for an unknown device and 400 for an invalid id', 
 
 test('the registry keeps many devices registering at once apart', async () => {
   const ids = Array.from({ length: 8 }, (_, i) => `reg-many-${i}`);
-  const devices = await Promise.all(
-    ids.map((id, i) => world.device(id, { objects: { '3303': { '0': { sensorValue: i } } } })),
-  );
+  const devices = await Promise.all(ids.map((id, i) => world.device(id, { objects: { '3303': { '0': { sensorValue: i } } } })));
   const answers = await Promise.all(devices.map((d) => registerDevice(d, { objList: { '3303': [0] } })));
   expect(answers.map((a) => a.status)).toEqual(ids.map(() => 201));
   await eventually(async () => {
@@ -216,4 +211,3 @@ test('the registry keeps many devices registering at once apart', async () => {
   });
   expect(world.log.errors()).toEqual([]);
 });
-

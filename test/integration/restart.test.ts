@@ -57,7 +57,8 @@ async function launch(overrides: NodeJS.ProcessEnv = {}): Promise<Server> {
     LWMQN_BRIDGE_ID: `restart-bridge-${process.pid}`,
     LOG_LEVEL: 'info',
   };
-  for (const k of ['DYNAMODB_ENDPOINT', 'TABLE_NAME', 'LWMQN_JOIN', 'LWMQN_REQUEST_TIMEOUT_MS', 'LWMQN_REAPER_INTERVAL_MS']) delete env[k];
+  for (const k of ['DYNAMODB_ENDPOINT', 'TABLE_NAME', 'LWMQN_JOIN', 'LWMQN_REQUEST_TIMEOUT_MS', 'LWMQN_REAPER_INTERVAL_MS'])
+    delete env[k];
   Object.assign(env, overrides);
   // detached: a group of its own (npx -> tsx -> node), signalled as a whole like a terminal does.
   const child = spawn('npx', ['tsx', 'local/start.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -50,12 +50,17 @@ test('LWMQN_PASSWD_FILE: add-bridge.sh writes it, run-local.sh points Mosquitto 
 
   const url = `mqtt://127.0.0.1:${port}`;
   const options = { reconnectPeriod: 0, connectTimeout: 5_000 };
-  const client = await eventually(() => mqtt.connectAsync(url, { ...options, username: 'lwmqn-bridge', password: 'RunLocalSecret1' }), {
-    timeoutMs: 10_000,
-    intervalMs: 100,
-  });
+  const client = await eventually(
+    () => mqtt.connectAsync(url, { ...options, username: 'lwmqn-bridge', password: 'RunLocalSecret1' }),
+    {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    },
+  );
   await client.endAsync();
-  await expect(mqtt.connectAsync(url, { ...options, username: 'lwmqn-bridge', password: 'wrong' })).rejects.toMatchObject({ code: 5 });
+  await expect(mqtt.connectAsync(url, { ...options, username: 'lwmqn-bridge', password: 'wrong' })).rejects.toMatchObject({
+    code: 5,
+  });
 });
 
 test('a missing password file is named', () => {

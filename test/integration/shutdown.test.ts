@@ -173,7 +173,10 @@ test('SIGTERM while the store is unreachable and a handler is being retried: exi
   // The server's store behind a proxy this test can cut (the embedded one lives in its process).
   const store = await startTestStore();
   const proxy = await CuttableProxy.start(Number(new URL(store.endpoint).port));
-  cleanups.push(() => store.close(), () => proxy.close());
+  cleanups.push(
+    () => store.close(),
+    () => proxy.close(),
+  );
   const storeEnv = { DYNAMODB_ENDPOINT: proxy.url, TABLE_NAME: 'lwmqn_shutdown', LWMQN_BRIDGE_ID: `${env.LWMQN_BRIDGE_ID}-outage` };
   const first = await launch(storeEnv);
   const dev = await TestDevice.connect(broker.url, 'shutdown-outage', { objects: sampleObjects(), timeoutMs: 20_000 });
@@ -199,7 +202,10 @@ test('SIGTERM while the store is unreachable and a handler is being retried: exi
   const second = await launch(storeEnv);
   await eventually(() => expect(answers()).toHaveLength(N), { timeoutMs: 60_000, intervalMs: 100 });
   expect(answers()).toEqual(Array.from({ length: N }, (_, i) => ({ transId: 101 + i, status: 204 })));
-  const objects = (await (await api('/devices/shutdown-outage/objects')).json()) as Record<string, Record<string, Record<string, unknown>>>;
+  const objects = (await (await api('/devices/shutdown-outage/objects')).json()) as Record<
+    string,
+    Record<string, Record<string, unknown>>
+  >;
   expect(objects['3303']['0']['5700']).toBe(N);
   expect(await terminate(second)).toEqual({ code: 0, signal: null });
 });

@@ -50,7 +50,9 @@ test('a table deleted and created again with another key is used with its new ke
   );
   await waitUntilTableExists(wait, { TableName: 'one_table' });
   await client.send(new PutItemCommand({ TableName: 'one_table', Item: { a: { S: 'one' } } }));
-  expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { a: { S: 'one' } } }))).Item).toEqual({ a: { S: 'one' } });
+  expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { a: { S: 'one' } } }))).Item).toEqual({
+    a: { S: 'one' },
+  });
 
   await client.send(new DeleteTableCommand({ TableName: 'one_table' }));
   await waitUntilTableNotExists(wait, { TableName: 'one_table' });
@@ -67,7 +69,9 @@ test('a table deleted and created again with another key is used with its new ke
   await waitUntilTableExists(wait, { TableName: 'one_table' });
   await expect(client.send(new PutItemCommand({ TableName: 'one_table', Item: { a: { S: 'old key' } } }))).rejects.toThrow(/key/i);
   await client.send(new PutItemCommand({ TableName: 'one_table', Item: { b: { N: '7' } } }));
-  expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { b: { N: '7' } } }))).Item).toEqual({ b: { N: '7' } });
+  expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { b: { N: '7' } } }))).Item).toEqual({
+    b: { N: '7' },
+  });
 });
 
 test('a table created again with an index can be queried on it', async () => {
@@ -94,7 +98,9 @@ test('a table created again with an index can be queried on it', async () => {
     new CreateTableCommand({
       ...plain,
       AttributeDefinitions: [...plain.AttributeDefinitions, { AttributeName: 'g', AttributeType: 'S' }],
-      GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
+      GlobalSecondaryIndexes: [
+        { IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
+      ],
     }),
   );
   await waitUntilTableExists(wait, { TableName: 'two_table' });

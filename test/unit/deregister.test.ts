@@ -12,8 +12,7 @@ beforeEach(async () => (deps = await makeDeps(store)));
 
 const answersTo = (id: string) => deps.publisher.on(`deregister/response/${id}`);
 const device = (id: string) => deps.devices.get(id, deps.clock.now());
-const send = (id: string, body: unknown, mqttClientId?: string) =>
-  deregister(message(`deregister/${id}`, body, mqttClientId), deps);
+const send = (id: string, body: unknown, mqttClientId?: string) => deregister(message(`deregister/${id}`, body, mqttClientId), deps);
 
 describe('202: deleted', () => {
   test('removes the device, answers 202 and emits devLeaving with its mac', async () => {

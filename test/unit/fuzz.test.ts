@@ -33,7 +33,14 @@ let deps: TestDeps;
 let baseline: DeviceItem;
 let protoNames: string[];
 
-const tried = { total: 0, escaped: 0, answered400: 0, dropped: 0, byChannel: {} as Record<string, number>, byKind: {} as Record<string, number> };
+const tried = {
+  total: 0,
+  escaped: 0,
+  answered400: 0,
+  dropped: 0,
+  byChannel: {} as Record<string, number>,
+  byKind: {} as Record<string, number>,
+};
 const count = (channel: string, kind: string) => {
   tried.total++;
   tried.byChannel[channel] = (tried.byChannel[channel] ?? 0) + 1;
@@ -128,8 +135,27 @@ function acceptable(value: unknown, level = 2): boolean {
 test(`${DATA_RUNS} well-formed notifies with arbitrary data: 204 and stored as sent, or 400 and nothing stored`, async () => {
   // A second device, so the fuzzed one above keeps its record; only this resource may change.
   await registerDevice(deps, 'fz-data');
-  const special = fc.constantFrom(1e200, -1e200, 5e-324, 1e-131, 1e-130, 9.99e125, 1e126, -0, 2 ** 53 + 2, 0.1 + 0.2, '', '\ud800', '\u0000');
-  const data = fc.oneof(fc.jsonValue(), special, fc.array(special, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 4 }), special, { maxKeys: 3 }));
+  const special = fc.constantFrom(
+    1e200,
+    -1e200,
+    5e-324,
+    1e-131,
+    1e-130,
+    9.99e125,
+    1e126,
+    -0,
+    2 ** 53 + 2,
+    0.1 + 0.2,
+    '',
+    '\ud800',
+    '\u0000',
+  );
+  const data = fc.oneof(
+    fc.jsonValue(),
+    special,
+    fc.array(special, { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 4 }), special, { maxKeys: 3 }),
+  );
   let previous: unknown = 21.5;
   await fc.assert(
     fc.asyncProperty(transIdArb, data, async (transId, value) => {

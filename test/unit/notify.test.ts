@@ -90,9 +90,7 @@ describe('204: an instance notify', () => {
     await send('n1', { transId: 11, oid: 'temperature', iid: 0, data: { sensorValue: 23, '5701': 'C' } });
     expect(answersTo('n1')).toEqual([{ transId: 11, status: 204 }]);
     expect((await objects('n1'))?.['3303']['0']).toEqual({ '5700': 23, '5701': 'C' });
-    expect(deps.events.of('devNotify').map((e) => e.data)).toEqual([
-      { oid: 3303, iid: 0, data: { sensorValue: 23, '5701': 'C' } },
-    ]);
+    expect(deps.events.of('devNotify').map((e) => e.data)).toEqual([{ oid: 3303, iid: 0, data: { sensorValue: 23, '5701': 'C' } }]);
     expect(deps.events.of('devChange').map((e) => e.data)).toEqual([{ oid: 3303, iid: 0, data: { '5700': 23 } }]);
   });
 

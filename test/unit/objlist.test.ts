@@ -17,7 +17,13 @@ describe('canonicalObjList', () => {
   });
 
   test('object names become their numeric ids', () => {
-    expect(canonicalObjList([{ oid: 'temperature', iid: 0 }, { oid: 'device', iid: 0 }, { oid: 'lwm2mServer', iid: 0 }])).toEqual({
+    expect(
+      canonicalObjList([
+        { oid: 'temperature', iid: 0 },
+        { oid: 'device', iid: 0 },
+        { oid: 'lwm2mServer', iid: 0 },
+      ]),
+    ).toEqual({
       '1': [0],
       '3': [0],
       '3303': [0],
@@ -26,7 +32,12 @@ describe('canonicalObjList', () => {
   });
 
   test('numeric strings and numbers are the same id', () => {
-    expect(canonicalObjList([{ oid: '3303', iid: '1' }, { oid: 3303, iid: 1 }])).toEqual({ '3303': [1] });
+    expect(
+      canonicalObjList([
+        { oid: '3303', iid: '1' },
+        { oid: 3303, iid: 1 },
+      ]),
+    ).toEqual({ '3303': [1] });
     expect(canonicalObjList({ '3303': ['0', 0, 1, '1'] })).toEqual({ '3303': [0, 1] });
   });
 
@@ -39,7 +50,12 @@ describe('canonicalObjList', () => {
   });
 
   test('ids the dictionary does not know stay as given', () => {
-    expect(canonicalObjList([{ oid: 'myThing', iid: 'a' }, { oid: 'myThing', iid: 0 }])).toEqual({ myThing: [0, 'a'] });
+    expect(
+      canonicalObjList([
+        { oid: 'myThing', iid: 'a' },
+        { oid: 'myThing', iid: 0 },
+      ]),
+    ).toEqual({ myThing: [0, 'a'] });
   });
 
   test('an empty list in either form is empty', () => {

@@ -73,7 +73,11 @@ test('only the expired devices go; a second run finds nothing more', async () =>
   expect((await reaper(deps)).expired.sort()).toEqual(['short', 'short2']);
   expect(await device('long')).not.toBeNull();
   expect(await reaper(deps)).toEqual({ expired: [], failedRegistrations: [], offline: [] });
-  expect(leaving().map(([id]) => id).sort()).toEqual(['short', 'short2']);
+  expect(
+    leaving()
+      .map(([id]) => id)
+      .sort(),
+  ).toEqual(['short', 'short2']);
 });
 
 test('a reaped device that pings is told 404', async () => {

@@ -17,7 +17,14 @@ const device = (id: string) => deps.devices.get(id, deps.clock.now());
 describe('201: a new client', () => {
   test('is read object by object and answered 201 only after every read answered', async () => {
     await register(message('register/n1', registerBody()), deps);
-    expect(readsOf('n1').map((r) => [r.cmdId, r.oid]).sort()).toEqual([[0, 1], [0, 3303]]);
+    expect(
+      readsOf('n1')
+        .map((r) => [r.cmdId, r.oid])
+        .sort(),
+    ).toEqual([
+      [0, 1],
+      [0, 3303],
+    ]);
     expect(answersTo('n1')).toEqual([]);
     expect(await device('n1')).toBeNull();
 
@@ -98,13 +105,32 @@ describe('201: a new client', () => {
 
 describe('objList forms', () => {
   test.each([
-    ['the seed form', [{ oid: 3303, iid: 1 }, { oid: 1, iid: 0 }, { oid: 3303, iid: 0 }]],
+    [
+      'the seed form',
+      [
+        { oid: 3303, iid: 1 },
+        { oid: 1, iid: 0 },
+        { oid: 3303, iid: 0 },
+      ],
+    ],
     ['the reference client form', { '3303': [1, 0], '1': [0] }],
-    ['names and duplicates', [{ oid: 'temperature', iid: 0 }, { oid: 'lwm2mServer', iid: '0' }, { oid: 3303, iid: 1 }, { oid: '3303', iid: 0 }]],
+    [
+      'names and duplicates',
+      [
+        { oid: 'temperature', iid: 0 },
+        { oid: 'lwm2mServer', iid: '0' },
+        { oid: 3303, iid: 1 },
+        { oid: '3303', iid: 0 },
+      ],
+    ],
     ['string ids in the client form', { temperature: ['1', 0], '1': ['0'] }],
   ])('%s is stored canonically', async (_name, objList) => {
     await register(message('register/n1', registerBody({ objList })), deps);
-    expect(readsOf('n1').map((r) => r.oid).sort()).toEqual([1, 3303]);
+    expect(
+      readsOf('n1')
+        .map((r) => r.oid)
+        .sort(),
+    ).toEqual([1, 3303]);
     await answerReads(deps, 'n1');
     expect(answersTo('n1')).toEqual([{ transId: 101, status: 201 }]);
     expect((await device('n1'))?.objList).toEqual({ '1': [0], '3303': [0, 1] });
@@ -128,7 +154,11 @@ describe('200: a known client registers again', () => {
 
   test('the same objList sent in the other form, or with object names, is no change: no reads', async () => {
     await registerDevice(deps, 'n1');
-    const seedForm = [{ oid: 'temperature', iid: 1 }, { oid: 'lwm2mServer', iid: 0 }, { oid: 3303, iid: 0 }];
+    const seedForm = [
+      { oid: 'temperature', iid: 1 },
+      { oid: 'lwm2mServer', iid: 0 },
+      { oid: 3303, iid: 0 },
+    ];
     await register(message('register/n1', registerBody({ transId: 16, objList: seedForm })), deps);
     expect(answersTo('n1')).toEqual([{ transId: 16, status: 200 }]);
     expect(readsOf('n1')).toEqual([]);
@@ -137,10 +167,17 @@ describe('200: a known client registers again', () => {
   test('an unchanged objList of objects the dictionary does not know is no change either', async () => {
     const objList = { zeta: [0], alpha: ['b', 'a'], '3303': [0] };
     await register(message('register/n1', registerBody({ objList })), deps);
-    await answerReads(deps, 'n1', { zeta: { '0': { x: 1 } }, alpha: { a: { y: 1 }, b: { y: 2 } }, '3303': { '0': { sensorValue: 1 } } });
+    await answerReads(deps, 'n1', {
+      zeta: { '0': { x: 1 } },
+      alpha: { a: { y: 1 }, b: { y: 2 } },
+      '3303': { '0': { sensorValue: 1 } },
+    });
     expect(answersTo('n1')).toEqual([{ transId: 101, status: 201 }]);
     deps.publisher.clear();
-    await register(message('register/n1', registerBody({ transId: 17, objList: { '3303': [0], alpha: ['a', 'b'], zeta: [0] } })), deps);
+    await register(
+      message('register/n1', registerBody({ transId: 17, objList: { '3303': [0], alpha: ['a', 'b'], zeta: [0] } })),
+      deps,
+    );
     expect(answersTo('n1')).toEqual([{ transId: 17, status: 200 }]);
     expect(readsOf('n1')).toEqual([]);
   });
@@ -163,7 +200,11 @@ describe('200: a known client registers again', () => {
   test('a changed objList re-reads every object and replaces the stored tree before answering 200', async () => {
     await registerDevice(deps, 'n1');
     await register(message('register/n1', registerBody({ transId: 10, objList: { '3': [0], '3303': [1] } })), deps);
-    expect(readsOf('n1').map((r) => r.oid).sort()).toEqual([3, 3303]);
+    expect(
+      readsOf('n1')
+        .map((r) => r.oid)
+        .sort(),
+    ).toEqual([3, 3303]);
     expect(answersTo('n1')).toEqual([]);
 
     await answerReads(deps, 'n1', { '3': { '0': { manuf: 'acme' } }, '3303': { '1': { sensorValue: 5 } } });

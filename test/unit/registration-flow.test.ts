@@ -28,7 +28,10 @@ async function answerReads(clientId: string, trees: Record<string, unknown>, sta
 test('a new client is read object by object, then answered 201 with its tree stored', async () => {
   await register(message('register/node-1', REGISTER), deps);
   const reads = deps.publisher.on('request/node-1');
-  expect(reads.map((r) => [r.cmdId, r.oid]).sort()).toEqual([[0, 1], [0, 3303]]);
+  expect(reads.map((r) => [r.cmdId, r.oid]).sort()).toEqual([
+    [0, 1],
+    [0, 3303],
+  ]);
   expect(deps.publisher.on('register/response/node-1')).toEqual([]);
   expect(await deps.devices.get('node-1', deps.clock.now())).toBeNull();
 

@@ -114,7 +114,9 @@ describe('with the cache', () => {
 
   test('a directory loaded from a table that has devices knows them', async () => {
     const other = await makeDeps(store, {}, { deviceCache: true });
-    const fresh = new CachedDeviceStore(new TableDeviceStore({ doc: other.table.doc, name: deps.table.name, shards: fixedShards(4) }));
+    const fresh = new CachedDeviceStore(
+      new TableDeviceStore({ doc: other.table.doc, name: deps.table.name, shards: fixedShards(4) }),
+    );
     expect(await fresh.loadDirectory()).toBe(1);
     expect(await fresh.isRegistered('c1', deps.clock.now())).toBe(true);
     expect(await fresh.isRegistered('c9', deps.clock.now())).toBe(false);
@@ -158,11 +160,27 @@ type Op =
 
 const ids = fc.constantFrom('p1', 'p2', 'p3');
 const ops: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('notify' as const), id: ids, iid: fc.constantFrom('0', '1', '5'), rid: fc.constantFrom('5700', '5701', '5800'), value: fc.integer({ min: 0, max: 3 }) }),
-  fc.record({ kind: fc.constant('answer' as const), id: ids, iid: fc.constantFrom('0', '1', '5'), rid: fc.constantFrom('5700', '5800'), value: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({
+    kind: fc.constant('notify' as const),
+    id: ids,
+    iid: fc.constantFrom('0', '1', '5'),
+    rid: fc.constantFrom('5700', '5701', '5800'),
+    value: fc.integer({ min: 0, max: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant('answer' as const),
+    id: ids,
+    iid: fc.constantFrom('0', '1', '5'),
+    rid: fc.constantFrom('5700', '5800'),
+    value: fc.integer({ min: 0, max: 3 }),
+  }),
   fc.record({ kind: fc.constant('object' as const), id: ids, value: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ kind: fc.constant('renew' as const), id: ids }),
-  fc.record({ kind: fc.constant('status' as const), id: ids, status: fc.constantFrom('online' as const, 'sleep' as const, 'offline' as const) }),
+  fc.record({
+    kind: fc.constant('status' as const),
+    id: ids,
+    status: fc.constantFrom('online' as const, 'sleep' as const, 'offline' as const),
+  }),
   fc.record({ kind: fc.constant('offlineIf' as const), id: ids }),
   fc.record({ kind: fc.constant('delete' as const), id: ids }),
   fc.record({ kind: fc.constant('create' as const), id: ids }),
@@ -223,7 +241,9 @@ test('any sequence of operations answers the same with and without the cache, an
         const [a, b] = [await apply(plain, op), await apply(cached, op)];
         expect(b).toEqual(a);
         for (const id of ['p1', 'p2', 'p3']) {
-          expect(await cached.devices.isRegistered(id, cached.clock.now())).toBe(await plain.devices.isRegistered(id, plain.clock.now()));
+          expect(await cached.devices.isRegistered(id, cached.clock.now())).toBe(
+            await plain.devices.isRegistered(id, plain.clock.now()),
+          );
           expect(await cached.devices.get(id, cached.clock.now())).toEqual(await plain.devices.get(id, plain.clock.now()));
         }
       }

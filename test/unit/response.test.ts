@@ -15,8 +15,7 @@ beforeEach(async () => (deps = await makeDeps(store)));
 const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const readsOf = (id: string) => deps.publisher.on(`request/${id}`);
 const registerAnswers = (id: string) => deps.publisher.on('register/response/' + id);
-const send = (id: string, body: unknown, mqttClientId?: string) =>
-  response(message(`response/${id}`, body, mqttClientId), deps);
+const send = (id: string, body: unknown, mqttClientId?: string) => response(message(`response/${id}`, body, mqttClientId), deps);
 
 /** Starts a registration of n1 and returns its two outstanding reads. */
 async function startRegistration(): Promise<Array<{ transId: number; oid: number }>> {
@@ -115,7 +114,11 @@ describe('responses nobody waits for are dropped quietly', () => {
     const pending = await deps.registrations.get('n1', deps.clock.now());
     expect(pending?.answers).toEqual({});
     expect(pending?.remaining).toBe(2);
-    expect(Object.keys(pending?.reads ?? {}).map(Number).sort()).toEqual([a.transId, b.transId].sort());
+    expect(
+      Object.keys(pending?.reads ?? {})
+        .map(Number)
+        .sort(),
+    ).toEqual([a.transId, b.transId].sort());
   });
 
   test("another client's answer to n1's request matches nothing", async () => {
@@ -138,18 +141,15 @@ describe('responses nobody waits for are dropped quietly', () => {
 });
 
 describe('malformed input: never answered, never thrown, nothing changed', () => {
-  test.each(malformedPayloads({ transId: 70, cmdId: 0, status: 205, data: { '0': { '5700': 1 } } }))(
-    '%s',
-    async (_name, raw) => {
-      const before = await registerDevice(deps, 'n1');
-      deps.clock.advance(5_000);
-      await expect(send('n1', raw)).resolves.toBeUndefined();
-      expect(deps.publisher.published).toEqual([]);
-      expect(deps.events.events).toEqual([]);
-      expect(await device('n1')).toEqual(before);
-      expect(prototypeIsClean()).toBe(true);
-    },
-  );
+  test.each(malformedPayloads({ transId: 70, cmdId: 0, status: 205, data: { '0': { '5700': 1 } } }))('%s', async (_name, raw) => {
+    const before = await registerDevice(deps, 'n1');
+    deps.clock.advance(5_000);
+    await expect(send('n1', raw)).resolves.toBeUndefined();
+    expect(deps.publisher.published).toEqual([]);
+    expect(deps.events.events).toEqual([]);
+    expect(await device('n1')).toEqual(before);
+    expect(prototypeIsClean()).toBe(true);
+  });
 
   test.each([
     ['a status out of range', { cmdId: 0, status: 2050 }],
@@ -183,7 +183,9 @@ describe('malformed input: never answered, never thrown, nothing changed', () =>
   test.each(foreignTopics('response', 'n1'))('foreign topic %j is dropped', async (topic) => {
     const reads = await startRegistration();
     for (const r of reads) {
-      await expect(response(message(topic, { transId: r.transId, cmdId: 0, status: 205, data: treeOf(r.oid) }), deps)).resolves.toBeUndefined();
+      await expect(
+        response(message(topic, { transId: r.transId, cmdId: 0, status: 205, data: treeOf(r.oid) }), deps),
+      ).resolves.toBeUndefined();
     }
     expect(registerAnswers('n1')).toEqual([]);
   });

@@ -19,8 +19,7 @@ const answersTo = (id: string) => deps.publisher.on(`schedule/response/${id}`);
 const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const statusOf = async (id: string) => (await device(id))?.status;
 const statusEvents = () => deps.events.of('devStatus').map((e) => e.data);
-const send = (id: string, body: unknown, mqttClientId?: string) =>
-  schedule(message(`schedule/${id}`, body, mqttClientId), deps);
+const send = (id: string, body: unknown, mqttClientId?: string) => schedule(message(`schedule/${id}`, body, mqttClientId), deps);
 
 describe('200: sleep and wake', () => {
   test('sleep sets status sleep, renews the lifetime and emits devStatus sleep', async () => {

@@ -20,7 +20,15 @@ describe('registerSchema', () => {
   });
 
   test('both objList forms are accepted, with numbers or names', () => {
-    expect(ok(registerSchema, { ...REGISTER, objList: [{ oid: 1, iid: 0 }, { oid: 'temperature', iid: '1' }] })).toBe(true);
+    expect(
+      ok(registerSchema, {
+        ...REGISTER,
+        objList: [
+          { oid: 1, iid: 0 },
+          { oid: 'temperature', iid: '1' },
+        ],
+      }),
+    ).toBe(true);
     expect(ok(registerSchema, { ...REGISTER, objList: { temperature: [0, '1'] } })).toBe(true);
     expect(ok(registerSchema, { ...REGISTER, objList: [] })).toBe(true);
   });

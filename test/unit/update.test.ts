@@ -60,8 +60,21 @@ describe('204: attributes changed', () => {
 describe('204 after re-reading: an update carrying objList', () => {
   test('reads every object of the new list, then replaces the whole tree and answers 204', async () => {
     await registerDevice(deps, 'n1');
-    await send('n1', { transId: 30, objList: [{ oid: 3, iid: 0 }, { oid: 'temperature', iid: 1 }] });
-    expect(readsOf('n1').map((r) => [r.cmdId, r.oid]).sort()).toEqual([[0, 3], [0, 3303]]);
+    await send('n1', {
+      transId: 30,
+      objList: [
+        { oid: 3, iid: 0 },
+        { oid: 'temperature', iid: 1 },
+      ],
+    });
+    expect(
+      readsOf('n1')
+        .map((r) => [r.cmdId, r.oid])
+        .sort(),
+    ).toEqual([
+      [0, 3],
+      [0, 3303],
+    ]);
     expect(answersTo('n1')).toEqual([]);
 
     await answerReads(deps, 'n1', { '3': { '0': { manuf: 'acme' } }, '3303': { '1': { sensorValue: 7 } } });
@@ -142,20 +155,17 @@ describe('400, 404, 409', () => {
 });
 
 describe('malformed input', () => {
-  test.each(malformedPayloads({ transId: 56, ip: '10.9.9.9' }))(
-    '%s: 400 and the record unchanged',
-    async (_name, raw, echoed) => {
-      const before = await registerDevice(deps, 'n1');
-      deps.clock.advance(5_000);
-      await expect(send('n1', raw)).resolves.toBeUndefined();
-      expect(deps.publisher.published.map((p) => [p.topic, p.json()])).toEqual([
-        ['update/response/n1', { transId: echoed, status: 400 }],
-      ]);
-      expect(deps.events.events).toEqual([]);
-      expect(await device('n1')).toEqual(before);
-      expect(prototypeIsClean()).toBe(true);
-    },
-  );
+  test.each(malformedPayloads({ transId: 56, ip: '10.9.9.9' }))('%s: 400 and the record unchanged', async (_name, raw, echoed) => {
+    const before = await registerDevice(deps, 'n1');
+    deps.clock.advance(5_000);
+    await expect(send('n1', raw)).resolves.toBeUndefined();
+    expect(deps.publisher.published.map((p) => [p.topic, p.json()])).toEqual([
+      ['update/response/n1', { transId: echoed, status: 400 }],
+    ]);
+    expect(deps.events.events).toEqual([]);
+    expect(await device('n1')).toEqual(before);
+    expect(prototypeIsClean()).toBe(true);
+  });
 
   test('a spoofed publisher is dropped unanswered and changes nothing', async () => {
     const before = await registerDevice(deps, 'n1');

@@ -50,7 +50,11 @@ export function instrumentStore(client: DynamoDBClient, metrics: Metrics): void 
         failed = false;
         return out;
       } finally {
-        metrics.storeCall(String(context.commandName ?? 'unknown').replace(/Command$/, ''), (performance.now() - started) / 1000, failed);
+        metrics.storeCall(
+          String(context.commandName ?? 'unknown').replace(/Command$/, ''),
+          (performance.now() - started) / 1000,
+          failed,
+        );
       }
     },
     { step: 'initialize', name: 'lwmqnStoreMetrics' },

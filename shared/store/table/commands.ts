@@ -62,10 +62,18 @@ export class TablePendingCommands implements PendingCommands {
   }
 
   async close(req: PendingRequest): Promise<void> {
-    await this.table.doc.send(new DeleteCommand({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId) }));
+    await this.table.doc.send(
+      new DeleteCommand({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId) }),
+    );
   }
 
-  async claim(clientId: string, cmdId: number, transId: number, answer: CommandAnswer, nowMs: number): Promise<PendingRequest | null> {
+  async claim(
+    clientId: string,
+    cmdId: number,
+    transId: number,
+    answer: CommandAnswer,
+    nowMs: number,
+  ): Promise<PendingRequest | null> {
     // Data the table cannot hold (a number beyond DynamoDB's range...) is left out: the request
     // is still answered exactly once and the caller still has the data as sent.
     const kept = answer.data !== undefined && storableProblem(answer.data) ? { status: answer.status } : answer;

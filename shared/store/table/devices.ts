@@ -35,7 +35,12 @@ export class TableDeviceStore implements DeviceStore {
 
   async isRegistered(clientId: string, nowMs: number): Promise<boolean> {
     const out = await this.table.doc.send(
-      new GetCommand({ TableName: this.table.name, Key: deviceKey(clientId), ConsistentRead: true, ProjectionExpression: 'expiresAt' }),
+      new GetCommand({
+        TableName: this.table.name,
+        Key: deviceKey(clientId),
+        ConsistentRead: true,
+        ProjectionExpression: 'expiresAt',
+      }),
     );
     return typeof out.Item?.expiresAt === 'number' && out.Item.expiresAt >= toSeconds(nowMs);
   }
@@ -70,7 +75,11 @@ export class TableDeviceStore implements DeviceStore {
     return (await this.send(clientId, write, 'NONE')) !== null;
   }
 
-  private async send(clientId: string, write: DeviceWrite, returnValues: 'ALL_OLD' | 'NONE'): Promise<Record<string, unknown> | null> {
+  private async send(
+    clientId: string,
+    write: DeviceWrite,
+    returnValues: 'ALL_OLD' | 'NONE',
+  ): Promise<Record<string, unknown> | null> {
     try {
       const out = await this.table.doc.send(
         new UpdateCommand({

@@ -44,7 +44,7 @@ const ITEM_TOO_LARGE = /^Item size (to update )?has exceeded the maximum allowed
 export function rejectedIfTooLarge(err: unknown): unknown {
   const e = err as Error;
   return e?.name === 'ValidationException' && ITEM_TOO_LARGE.test(e.message)
-    ? new RejectedValueError('the record would exceed the store\'s item size')
+    ? new RejectedValueError("the record would exceed the store's item size")
     : err;
 }
 

@@ -34,7 +34,12 @@ export class TableRegistrationStore implements RegistrationStore {
             dueAt: r.expiresAt,
           },
           ConditionExpression: NOT_THIS_MESSAGE_RUNNING,
-          ExpressionAttributeNames: { '#purpose': 'purpose', '#expiresAt': 'expiresAt', '#clientTransId': 'clientTransId', '#regId': 'regId' },
+          ExpressionAttributeNames: {
+            '#purpose': 'purpose',
+            '#expiresAt': 'expiresAt',
+            '#clientTransId': 'clientTransId',
+            '#regId': 'regId',
+          },
           ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':t': r.clientTransId, ':p': r.purpose, ':r': r.regId },
           ReturnValues: 'ALL_OLD',
         }),
