@@ -476,6 +476,7 @@ type Coverage = { here: true } | { test: string; shows: string } | { checked: st
 const HERE = { here: true } as const;
 const COVERAGE: Record<string, Coverage> = {
   'README.md: npm ci && npm start': HERE,
+  'README.md: open http://127.0.0.1:8080': { test: 'test/e2e/console.test.ts', shows: 'await page.goto(world.stack.apiUrl' },
   'README.md: npm ci && npm test': { checked: 'the whole suite (CI: .ci/run); see "what cannot run here"' },
   'README.md: curl -s localhost:8080/health': HERE,
   'README.md: curl -s localhost:8080/devices': HERE,
@@ -632,7 +633,8 @@ describe('the inventory', () => {
 
   test('what cannot run here: the files, services, settings and outputs it names exist', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(pkg.scripts.test).toBe('tsc --noEmit -p tsconfig.json && jest --runInBand');
+    expect(pkg.scripts.test).toBe('npm run typecheck && npm run lint && npm run format:check && jest --runInBand');
+    expect(pkg.scripts.typecheck).toBe('tsc --noEmit -p tsconfig.json && tsc --noEmit -p console/tsconfig.json');
     expect(readFileSync(join(ROOT, '.ci/run'), 'utf8')).toMatch(/^npm test /m);
     expect(existsSync(join(ROOT, 'package-lock.json'))).toBe(true);
 
