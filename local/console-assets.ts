@@ -52,23 +52,29 @@ const HTML = `<!doctype html>
 `;
 
 export async function buildConsole(): Promise<ConsoleAssets> {
-  const { build } = await import('esbuild');
+  const { build, stop } = await import('esbuild');
   const names = await ipsoNames();
-  const result = await build({
-    entryPoints: [resolve(ROOT, 'console/main.tsx')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    jsx: 'automatic',
-    jsxImportSource: 'preact',
-    minify: true,
-    legalComments: 'none',
-    define: { IPSO_NAMES: JSON.stringify(names) },
-    logLevel: 'silent',
-  });
-  const js = result.outputFiles[0].text;
+  // esbuild serves builds from a child process that lives on; this is the only build, so it ends.
+  let js: string;
+  try {
+    const result = await build({
+      entryPoints: [resolve(ROOT, 'console/main.tsx')],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2020',
+      jsx: 'automatic',
+      jsxImportSource: 'preact',
+      minify: true,
+      legalComments: 'none',
+      define: { IPSO_NAMES: JSON.stringify(names) },
+      logLevel: 'silent',
+    });
+    js = result.outputFiles[0].text;
+  } finally {
+    await stop();
+  }
   const css = [
     await readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
     await readFile(resolve(ROOT, 'console/style.css'), 'utf8'),
