@@ -43,12 +43,14 @@ export function runCommand(command: string, env: NodeJS.ProcessEnv, cwd = ROOT):
   let stderr = '';
   child.stdout.on('data', (d) => ((output += d), (stdout += d)));
   child.stderr.on('data', (d) => ((output += d), (stderr += d)));
-  // 'exit' can come before the last output has been read: wait for the pipes to close too, a
-  // little (a grandchild still holding them must not hold the test).
+  // 'exit' can come before the last output has been read: wait for the pipes to close too. Under
+  // `npm start`, npm may exit on Ctrl-C while its node child is still shutting down and logging,
+  // which takes seconds on a loaded machine; a grandchild that never lets go must not hold the
+  // test forever.
   const closed = new Promise<void>((ok) => child.once('close', () => ok()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
     child.once('exit', (code, signal) => {
-      void Promise.race([closed, new Promise((wait) => setTimeout(wait, 2_000))]).then(() => ok({ code, signal }));
+      void Promise.race([closed, new Promise((wait) => setTimeout(wait, 15_000))]).then(() => ok({ code, signal }));
     }),
   );
   const server: ServerProcess = {
