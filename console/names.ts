@@ -1,3 +1,5 @@
+import { statusWords as words } from '../shared/protocol/status';
+
 /** The IPSO/LWM2M names table, put into the bundle by local/console-assets.ts (esbuild `define`). */
 declare const IPSO_NAMES: {
   oids: Record<string, string>;
@@ -19,22 +21,5 @@ export function labelOid(oid: string): string {
   return name ? `${name} (${oid})` : oid;
 }
 
-/** A device's answer status in words (docs/PROTOCOL.md). */
-const WORDS: Record<number, string> = {
-  200: 'OK',
-  201: 'Created',
-  202: 'Deleted',
-  204: 'Changed',
-  205: 'Content',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Timeout',
-  409: 'Conflict',
-  500: 'Internal Server Error',
-};
-
-export function statusWords(status: number): string {
-  return `${status} ${WORDS[status] ?? 'Unknown'}`;
-}
+/** A device's answer status in words (shared/protocol/status.ts). */
+export const statusWords = (status: number): string => words(status, 'Unknown');

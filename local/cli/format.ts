@@ -1,20 +1,7 @@
-/** Human output of the CLI: aligned tables and short status lines. */
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK',
-  201: 'Created',
-  202: 'Deleted',
-  204: 'Changed',
-  205: 'Content',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  404: 'Not Found',
-  405: 'Not Allowed',
-  408: 'Timeout',
-  409: 'Conflict',
-  500: 'Internal Server Error',
-};
+import { statusWords } from '../../shared/protocol/status';
 
-export const statusText = (status: number): string => `${status} ${STATUS_TEXT[status] ?? ''}`.trim();
+/** Human output of the CLI: aligned tables and short status lines. */
+export const statusText = (status: number): string => statusWords(status);
 
 export function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
   const cells = rows.map((r) => columns.map((c) => cell(r[c])));
