@@ -35,7 +35,7 @@ export function listen(server: Server, host: string, port: number): Promise<void
  * dynalite persisted under `dataDir`, in a child process (local/store-process.cjs): its work
  * runs on another core than the server's, and it exits when the server process goes away.
  */
-export async function startStoreProcess(dataDir: string): Promise<Running> {
+export async function startStoreProcess(dataDir: string): Promise<Running & { pid: number }> {
   const child = fork(join(__dirname, 'store-process.cjs'), [], {
     env: {
       ...process.env,
@@ -52,9 +52,11 @@ export async function startStoreProcess(dataDir: string): Promise<Running> {
   child.removeAllListeners('exit');
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     close: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // A child ended by a signal has a signalCode and no exitCode.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),

@@ -141,7 +141,9 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
 
     // The web console is bundled now, in the background, so its first page is served at once.
     const consoleFiles = consoleAssets();
-    consoleFiles().catch((err: unknown) => logger.error({ err }, 'web console could not be bundled'));
+    let closing = false;
+    // Ctrl-C also reaches esbuild's process: a build cut short by the shutdown is no error.
+    consoleFiles().catch((err: unknown) => closing || logger.error({ err }, 'web console could not be bundled'));
     const http = serve({
       fetch: createApi(deps, {
         console: consoleFiles,
@@ -189,6 +191,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       apiUrl,
       reap,
       close: async () => {
+        closing = true;
         clearInterval(timer);
         const closed = new Promise<void>((ok) => http.close(() => ok()));
         // Event streams never end on their own; without this, shutdown waits for every `lwmqn events`.

@@ -17,10 +17,12 @@ async function main(): Promise<void> {
     // In-flight work waits for the broker's acknowledgements; with the broker gone it never
     // gets them, and a signal must still stop the process. Nothing is lost by giving up: the
     // bridge acknowledges a message only once handled, so the broker delivers it again.
+    // Not unref'd: a shutdown stuck on a promise that nothing settles must end in this error and
+    // exit 1, not in a silent exit 0 once the event loop runs empty.
     setTimeout(() => {
       log.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish (broker or store unreachable?): exiting anyway');
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS).unref();
+    }, SHUTDOWN_GRACE_MS);
     await stack.close();
     log.info('stopped');
     process.exit(0);

@@ -65,6 +65,9 @@ async function waitForLock(path) {
 }
 
 async function main() {
+  // Ctrl-C reaches the whole process group: the server still finishes its in-flight writes
+  // here before it ends this process with SIGTERM (or by going away).
+  process.on('SIGINT', () => undefined);
   const path = process.env.LWMQN_STORE_PATH;
   mkdirSync(path, { recursive: true });
   await waitForLock(path);

@@ -19,7 +19,7 @@ import { startStoreProcess, type Running } from '../../local/embedded-store';
  * a table deleted, created again with another key or given a new index must be seen as it is now.
  */
 let dir: string;
-let store: Running;
+let store: Running & { pid: number };
 let client: DynamoDBClient;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lwmqn-store-process-'));
@@ -106,4 +106,32 @@ test('a table created again with an index can be queried on it', async () => {
   await waitUntilTableExists(wait, { TableName: 'two_table' });
   await client.send(new PutItemCommand({ TableName: 'two_table', Item: { pk: { S: 'y' }, g: { S: 'group' } } }));
   expect((await client.send(new QueryCommand(byG))).Items?.map((i) => i.pk.S)).toEqual(['y']);
+});
+
+test('Ctrl-C in the terminal (SIGINT to the whole group) leaves the store serving: the server ends it once its in-flight writes are done', async () => {
+  process.kill(store.pid, 'SIGINT');
+  await new Promise((wait) => setTimeout(wait, 300));
+  expect((await client.send(new ListTablesCommand({}))).TableNames).toEqual(['one_table', 'two_table']);
+});
+
+test('closing a store process that a signal already ended returns at once (the shutdown does not wait for an exit that came)', async () => {
+  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-killed-')));
+  const gone = new Promise<void>((ok) => {
+    const probe = setInterval(() => {
+      try {
+        process.kill(other.pid, 0);
+      } catch {
+        clearInterval(probe);
+        ok();
+      }
+    }, 20);
+  });
+  process.kill(other.pid, 'SIGKILL');
+  await gone;
+  await new Promise((wait) => setTimeout(wait, 100)); // the 'exit' event reaches the parent
+  const result = await Promise.race([
+    other.close().then(() => 'closed'),
+    new Promise((ok) => setTimeout(() => ok('still waiting'), 5_000)),
+  ]);
+  expect(result).toBe('closed');
 });
