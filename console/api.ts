@@ -33,6 +33,8 @@ export interface LwmqnEvent {
 export interface Answer {
   status: number;
   body: unknown;
+  /** The next page of a paged list (the `Link: <...>; rel="next"` header). */
+  next?: string;
 }
 
 /** Shows the token form; resolves once a token is stored. `wrong`: the last one was refused. */
@@ -78,7 +80,8 @@ export async function api(method: string, path: string, body?: unknown): Promise
     } catch {
       // not JSON: keep the text
     }
-    return { status: res.status, body: parsed };
+    const next = /<([^>]+)>\s*;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+    return { status: res.status, body: parsed, ...(next ? { next } : {}) };
   }
 }
 

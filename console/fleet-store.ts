@@ -34,19 +34,31 @@ export class FleetStore {
   async load(): Promise<void> {
     const missed: LwmqnEvent[] = [];
     this.meanwhile = missed;
-    const answer = await api('GET', '/devices').finally(() => {
+    const records = await this.fetchAll().finally(() => {
       if (this.meanwhile === missed) this.meanwhile = undefined;
     });
-    if (answer.status !== 200 || !Array.isArray(answer.body)) return;
+    if (!records) return;
     const seen = new Map(this.devices);
     this.devices.clear();
-    for (const record of answer.body as DeviceRecord[]) {
+    for (const record of records) {
       this.devices.set(record.clientId, { ...record, lastActivity: seen.get(record.clientId)?.lastActivity });
     }
     // The list may have been read before some of them (a device that left, then came back...).
     for (const event of missed) this.update(event);
     this.loaded = true;
     this.changed();
+  }
+
+  /** Every page of GET /devices; undefined when one fails (the list shown stays as it was). */
+  private async fetchAll(): Promise<DeviceRecord[] | undefined> {
+    const records: DeviceRecord[] = [];
+    for (let page: string | undefined = '/devices?limit=5000'; page !== undefined;) {
+      const answer = await api('GET', page);
+      if (answer.status !== 200 || !Array.isArray(answer.body)) return undefined;
+      records.push(...(answer.body as DeviceRecord[]));
+      page = answer.next;
+    }
+    return records;
   }
 
   apply(event: LwmqnEvent): void {

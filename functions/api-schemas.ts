@@ -11,6 +11,9 @@ import { DEVICE_STATUSES } from '../shared/store/model';
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_ANNOUNCE_BYTES = 16 * 1024;
 export const MAX_PERMIT_SECONDS = 7 * 86_400;
+/** A page of GET /devices: at about 300 bytes a record, 5,000 stay far under Lambda's 6 MB answer. */
+export const DEFAULT_PAGE = 1000;
+export const MAX_PAGE = 5000;
 
 const path = z.string().describe('oid[/iid[/rid]], numbers or IPSO names: 3303/0/5700 or temperature/0/sensorValue');
 
@@ -91,6 +94,22 @@ export const deviceRecord = z.strictObject({
   objList: z.record(z.string(), z.array(z.number())),
   status: z.enum(DEVICE_STATUSES),
   expiresAt: z.number().int(),
+});
+
+export const devicesQuery = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE)
+    .optional()
+    .describe(`devices per page, 1-${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+  cursor: z
+    .string()
+    .min(1)
+    .max(2048)
+    .optional()
+    .describe('where to go on: the cursor of the `Link: <...>; rel="next"` header of the page before'),
 });
 
 export const objectTree = z

@@ -5,7 +5,15 @@ import type { Deps } from '../shared/deps';
 import { DeviceNotRegistered, sendCommand } from '../shared/ops/commands';
 import { emitEvent, respond } from '../shared/ops/outbound';
 import type { CommandName } from '../shared/protocol/cmd-ids';
-import { announceBody, COMMANDS, MAX_ANNOUNCE_BYTES, MAX_BODY_BYTES, permitJoinBody } from './api-schemas';
+import {
+  announceBody,
+  COMMANDS,
+  DEFAULT_PAGE,
+  devicesQuery,
+  MAX_ANNOUNCE_BYTES,
+  MAX_BODY_BYTES,
+  permitJoinBody,
+} from './api-schemas';
 import { openApiDocument } from './openapi';
 import { parsePath, type Target } from '../shared/protocol/paths';
 import { firstProblem, LIMITS } from '../shared/protocol/payload';
@@ -13,6 +21,7 @@ import { describeIssue } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { ANNOUNCE_TOPIC, isValidClientId } from '../shared/protocol/topics';
 import type { LwmqnEvent } from '../shared/ports';
+import { BadCursorError } from '../shared/store/devices';
 import { toRecord } from '../shared/store/model';
 import { numberProblem } from '../shared/store/storable';
 
@@ -58,7 +67,7 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    if (err instanceof BadRequest) return c.json({ error: err.message }, 400);
+    if (err instanceof BadRequest || err instanceof BadCursorError) return c.json({ error: err.message }, 400);
     if (err instanceof DeviceNotRegistered) return c.json({ error: `device ${err.message} is not registered` }, 404);
     deps.log.error({ err, path: c.req.path }, 'api request failed');
     return c.json({ error: 'internal error' }, 500);
@@ -96,7 +105,13 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
     return c.text(await options.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
-  app.get('/devices', async (c) => c.json(await deps.devices.list(deps.clock.now())));
+  // Paged: the body stays an array of records; the next page's address is in the Link header (RFC 8288).
+  app.get('/devices', async (c) => {
+    const { limit = DEFAULT_PAGE, cursor } = parseBody(devicesQuery, c.req.query());
+    const page = await deps.devices.page(deps.clock.now(), limit, cursor);
+    if (page.next) c.header('link', `</devices?limit=${limit}&cursor=${page.next}>; rel="next"`);
+    return c.json(page.devices);
+  });
 
   app.get('/devices/:id', async (c) => {
     const device = await deps.devices.get(clientIdOf(c), deps.clock.now());

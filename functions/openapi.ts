@@ -5,6 +5,7 @@ import {
   commandAnswer,
   COMMANDS,
   deviceRecord,
+  devicesQuery,
   errorAnswer,
   healthAnswer,
   objectTree,
@@ -53,9 +54,21 @@ export function apiRoutes(): RouteConfig[] {
     {
       method: 'get',
       path: '/devices',
-      summary: 'Every registered device',
+      summary: 'The registered devices, a page at a time',
       tags: ['devices'],
-      responses: { 200: json(z.array(deviceRecord), 'the records, sorted by clientId'), ...failures },
+      request: { query: devicesQuery },
+      responses: {
+        200: {
+          ...json(z.array(deviceRecord), 'one page of records, sorted by clientId within the page'),
+          headers: {
+            link: {
+              description: 'the next page, `</devices?limit=N&cursor=C>; rel="next"`; absent on the last page',
+              schema: { type: 'string' },
+            },
+          },
+        },
+        ...failures,
+      },
     },
     {
       method: 'get',

@@ -12,12 +12,16 @@ export class ApiError extends Error {
 export interface ApiAnswer<T = unknown> {
   status: number;
   body: T;
+  /** The path of the next page (a `Link: <...>; rel="next"` header), for a paged list. */
+  next?: string;
 }
 
 export interface ApiClient {
   base: string;
   /** `T` is what the API answers with on success; an error answer's body is `{ error }` instead. */
   call<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>>;
+  /** A paged list (GET /devices), every page followed: the items of all, or the first error answer. */
+  all<T = unknown>(path: string): Promise<ApiAnswer<T[]>>;
   stream(path: string): Promise<Response>;
 }
 
@@ -43,7 +47,18 @@ export function apiClient(base: string, token?: string): ApiClient {
       } catch {
         // not JSON: keep the text as the reason
       }
-      return { status: res.status, body: parsed as T };
+      const next = /<([^>]+)>\s*;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+      return { status: res.status, body: parsed as T, ...(next ? { next } : {}) };
+    },
+    async all<T>(path: string): Promise<ApiAnswer<T[]>> {
+      const items: T[] = [];
+      for (let page: string | undefined = path; page !== undefined;) {
+        const answer: ApiAnswer<T[]> = await this.call<T[]>('GET', page);
+        if (answer.status !== 200 || !Array.isArray(answer.body)) return answer;
+        items.push(...answer.body);
+        page = answer.next;
+      }
+      return { status: 200, body: items };
     },
     stream: (path) => reach(path, { method: 'GET' }),
   };

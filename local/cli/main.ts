@@ -84,7 +84,10 @@ program
   .description('list registered devices')
   .action(async () => {
     const now = Date.now() / 1000;
-    show(await api().call<Array<Record<string, unknown> & { expiresAt: number }>>('GET', '/devices'), (rows) =>
+    const all = await api().all<Record<string, unknown> & { clientId: string; expiresAt: number }>('/devices');
+    // Pages are sorted each on its own; the whole list is sorted here.
+    if (Array.isArray(all.body)) all.body.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+    show(all, (rows) =>
       rows.length === 0
         ? 'no devices registered'
         : table(

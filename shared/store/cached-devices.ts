@@ -1,5 +1,5 @@
 import { DeviceCache } from './device-cache';
-import type { DeviceStore } from './devices';
+import type { DevicePage, DeviceStore } from './devices';
 import { applyWrite, changesNothing, type DeviceWrite } from './device-writes';
 import { toSeconds, type DeviceItem, type DeviceRecord } from './model';
 import type { TableDeviceStore } from './table/devices';
@@ -90,6 +90,10 @@ export class CachedDeviceStore implements DeviceStore {
 
   list(nowMs: number): Promise<DeviceRecord[]> {
     return this.table.list(nowMs);
+  }
+
+  page(nowMs: number, limit: number, cursor?: string): Promise<DevicePage> {
+    return this.table.page(nowMs, limit, cursor);
   }
 
   expiredIds(nowMs: number): Promise<string[]> {

@@ -1,6 +1,14 @@
 import type { DeviceWrite } from './device-writes';
 import type { DeviceItem, DeviceRecord } from './model';
 
+export interface DevicePage {
+  devices: DeviceRecord[];
+  next?: string;
+}
+
+/** A `cursor` that is not the `next` of a page. */
+export class BadCursorError extends Error {}
+
 /**
  * The registered devices. An expired item is gone for every reader, whether or not the table's
  * TTL has collected it yet. Implementations: the table (shared/store/table/devices.ts) and the
@@ -35,6 +43,14 @@ export interface DeviceStore {
 
   /** Every live device, sorted by clientId; no table scan. */
   list(nowMs: number): Promise<DeviceRecord[]>;
+
+  /**
+   * At most `limit` live devices, sorted by clientId within the page, from where `cursor` (the
+   * `next` of the page before) left off; `next` is absent on the last page. A page may hold
+   * fewer than `limit` (devices that expired meanwhile are left out) and still have a `next`.
+   * Throws BadCursorError for a cursor this store did not make.
+   */
+  page(nowMs: number, limit: number, cursor?: string): Promise<DevicePage>;
 
   /** Devices the reaper should look at (their lifetime may have been renewed since). */
   expiredIds(nowMs: number): Promise<string[]>;

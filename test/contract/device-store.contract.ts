@@ -1,4 +1,4 @@
-import type { DeviceStore } from '../../shared/store/devices';
+import { BadCursorError, type DeviceStore } from '../../shared/store/devices';
 import {
   changeDevice,
   renew,
@@ -155,6 +155,36 @@ export function deviceStoreContract(name: string, make: () => Promise<DeviceStor
       expect(await devices.reap('a', T0 + 602_000)).toBeNull();
       expect(await devices.expiredIds(T0 + 602_000)).toEqual([]);
       expect(await devices.expiredIds(T0 + 1_200_000)).toEqual(['a']);
+    });
+
+    test('pages of any size, followed by their cursors, hold every live device once', async () => {
+      const ids = Array.from({ length: 23 }, (_, i) => `dev-${String(i).padStart(2, '0')}`);
+      for (const id of ids) await devices.create(deviceItem(id), T0);
+      await devices.create(deviceItem('gone', T0 - 700_000), T0 - 700_000); // expired before T0
+      for (const limit of [1, 5, 23, 100]) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await devices.page(T0, limit, cursor);
+          expect(page.devices.length).toBeLessThanOrEqual(limit);
+          const inPage = page.devices.map((d) => d.clientId);
+          expect(inPage).toEqual([...inPage].sort());
+          seen.push(...inPage);
+          cursor = page.next;
+          expect(++pages).toBeLessThan(100);
+        } while (cursor !== undefined);
+        expect(seen.sort()).toEqual(ids);
+      }
+      const [first] = (await devices.page(T0, 100)).devices.filter((d) => d.clientId === 'dev-00');
+      expect(first).toEqual((await devices.list(T0)).find((d) => d.clientId === 'dev-00'));
+    });
+
+    test('an empty fleet is one empty last page; a cursor the store did not make is refused', async () => {
+      expect(await devices.page(T0, 10)).toEqual({ devices: [] });
+      for (const bad of ['nonsense', Buffer.from('{"s":-1}').toString('base64url'), Buffer.from('[1]').toString('base64url')]) {
+        await expect(devices.page(T0, 10, bad)).rejects.toBeInstanceOf(BadCursorError);
+      }
     });
 
     test('list holds every live device, sorted, with its current expiry', async () => {

@@ -56,3 +56,22 @@ test('two processes starting at once agree on one count', async () => {
   expect(counts[0]).toBe(counts[1]);
   expect([2, 3]).toContain(counts[0]);
 });
+
+test('index sort values: a fraction below one second, fixed per device, spread so that a burst of one second has few ties', async () => {
+  const { indexSortValue, tieBreak } = await import('../../shared/store/table/items');
+  const ids = Array.from({ length: 20_000 }, (_, i) => `burst-${i}`);
+  const fractions = ids.map(tieBreak);
+  for (const f of fractions) {
+    expect(f).toBeGreaterThanOrEqual(0);
+    expect(f).toBeLessThan(1);
+    expect(f * 100_000).toBeCloseTo(Math.round(f * 100_000), 6);
+  }
+  expect(tieBreak('burst-1')).toBe(tieBreak('burst-1'));
+  // 20,000 devices over 100,000 fractions: about 1,800 share one; at least 17,000 distinct.
+  expect(new Set(fractions).size).toBeGreaterThan(17_000);
+  // Kept apart in a double (1e-5 is about 40 steps of one at 1.7e9), and no comparison with whole seconds moves.
+  const v = indexSortValue('burst-7', 1_767_226_200);
+  expect(v - 1_767_226_200).toBeCloseTo(tieBreak('burst-7'), 6);
+  expect(indexSortValue('a', 1_767_226_200) + 0.00001).not.toBe(indexSortValue('a', 1_767_226_200));
+  expect(v < 1_767_226_201 && v >= 1_767_226_200).toBe(true);
+});

@@ -1,13 +1,24 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DeviceStore } from '../devices';
+import type { DevicePage, DeviceStore } from '../devices';
 import type { DeviceWrite, Path } from '../device-writes';
 import { toSeconds, type DeviceItem, type DeviceRecord } from '../model';
 import { assertStorable } from '../storable';
 import type { Table } from './client';
 import { EXPIRY_INDEX, RECORD_ATTRIBUTES, SLEEP_INDEX } from './definition';
 import { renderUpdate } from './expressions';
+import { readIndexPage } from './device-pages';
 import { queryIndex } from './index-query';
-import { clientIdOfKey, DEVICE_SK, deviceKey, indexPartition, isConditionFailure, rejectedIfTooLarge, stripKeys } from './items';
+import {
+  clientIdOfKey,
+  DEVICE_SK,
+  deviceKey,
+  indexPartition,
+  indexSortValue,
+  isConditionFailure,
+  rejectedIfTooLarge,
+  stripKeys,
+  tieBreak,
+} from './items';
 
 /**
  * The devices as items of the table. Every write that can race another handler is one
@@ -51,7 +62,12 @@ export class TableDeviceStore implements DeviceStore {
       const out = await this.table.doc.send(
         new PutCommand({
           TableName: this.table.name,
-          Item: { ...deviceKey(item.clientId), ...item, kind: await this.partition('d', item.clientId), dueAt: item.expiresAt },
+          Item: {
+            ...deviceKey(item.clientId),
+            ...item,
+            kind: await this.partition('d', item.clientId),
+            dueAt: indexSortValue(item.clientId, item.expiresAt),
+          },
           ConditionExpression: CLIENT_ID_IS_FREE,
           ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
           ReturnValues: 'ALL_OLD',
@@ -105,7 +121,9 @@ export class TableDeviceStore implements DeviceStore {
     const set = [...write.set];
     const remove = [...write.remove];
     const expiry = write.set.find((s) => isAttr(s.path, 'expiresAt'));
-    if (expiry && write.set.some((s) => isAttr(s.path, 'lifetime'))) set.push({ path: ['dueAt'], to: expiry.to });
+    if (expiry && 'value' in expiry.to && write.set.some((s) => isAttr(s.path, 'lifetime'))) {
+      set.push({ path: ['dueAt'], to: { value: indexSortValue(clientId, expiry.to.value as number) } });
+    }
     if (write.set.some((s) => isAttr(s.path, 'wakeBy'))) {
       set.push({ path: ['sleepKind'], to: { value: await this.partition('s', clientId) } });
     }
@@ -142,8 +160,9 @@ export class TableDeviceStore implements DeviceStore {
         new UpdateCommand({
           TableName: this.table.name,
           Key: deviceKey(clientId),
-          UpdateExpression: 'SET dueAt = expiresAt',
+          UpdateExpression: 'SET dueAt = expiresAt + :tie',
           ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':tie': tieBreak(clientId) },
         }),
       );
     } catch (err) {
@@ -157,8 +176,17 @@ export class TableDeviceStore implements DeviceStore {
    * not rewrite it; the current value comes from the items themselves.
    */
   async list(nowMs: number): Promise<DeviceRecord[]> {
+    return this.liveRecords(await this.indexedDevices(), nowMs);
+  }
+
+  async page(nowMs: number, limit: number, cursor?: string): Promise<DevicePage> {
+    const { items, next } = await readIndexPage(this.table, limit, cursor);
+    return { devices: await this.liveRecords(items, nowMs), ...(next ? { next } : {}) };
+  }
+
+  /** The records of the live devices among `indexed` (index items), with their current expiry, sorted. */
+  private async liveRecords(indexed: Record<string, unknown>[], nowMs: number): Promise<DeviceRecord[]> {
     const now = toSeconds(nowMs);
-    const indexed = await this.indexedDevices();
     const expiry = new Map<string, number>();
     for (let i = 0; i < indexed.length; i += 100) {
       let keys: Record<string, unknown>[] | undefined = indexed.slice(i, i + 100).map((d) => ({ pk: d.pk, sk: DEVICE_SK }));

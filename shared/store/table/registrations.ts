@@ -5,7 +5,15 @@ import { assertStorable } from '../storable';
 import type { Table } from './client';
 import { EXPIRY_INDEX } from './definition';
 import { queryIndex } from './index-query';
-import { clientIdOfKey, indexPartition, isConditionFailure, registrationKey, rejectedIfTooLarge, stripKeys } from './items';
+import {
+  clientIdOfKey,
+  indexPartition,
+  indexSortValue,
+  isConditionFailure,
+  registrationKey,
+  rejectedIfTooLarge,
+  stripKeys,
+} from './items';
 
 /**
  * A registration may replace the client's earlier one unless that is this very message's, still
@@ -31,7 +39,7 @@ export class TableRegistrationStore implements RegistrationStore {
             ...registrationKey(r.clientId),
             ...r,
             kind: await indexPartition('r', r.clientId, this.table.shards),
-            dueAt: r.expiresAt,
+            dueAt: indexSortValue(r.clientId, r.expiresAt),
           },
           ConditionExpression: NOT_THIS_MESSAGE_RUNNING,
           ExpressionAttributeNames: {
