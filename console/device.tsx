@@ -4,7 +4,7 @@ import { Chart, type Series } from './chart';
 import { StatusBadge } from './fleet';
 import type { FleetStore } from './fleet-store';
 import { ago, duration, showValue } from './format';
-import { labelOid, ridName, statusWords } from './names';
+import { labelOid, ridName, ridOf, statusWords } from './names';
 
 /** `POST /devices/:id/<command>`: the device's answer in words, with its data. */
 async function command(
@@ -71,7 +71,9 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
     };
   }, [id, store]);
 
-  function setValues(oid: string, iid: string, values: Record<string, unknown>) {
+  function setValues(oid: string, iid: string, named: Record<string, unknown>) {
+    // The tree is keyed by numeric ids; a device may answer a read with IPSO names.
+    const values = Object.fromEntries(Object.entries(named).map(([key, value]) => [ridOf(oid, key), value]));
     const at = Date.now() / 1000;
     for (const [rid, value] of Object.entries(values)) {
       if (typeof value !== 'number') continue;
@@ -148,12 +150,32 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
       {tree &&
         Object.keys(tree)
           .sort((a, b) => Number(a) - Number(b))
-          .map((oid) =>
-            Object.keys(tree[oid]).map((iid) => (
+          .map((oid) => [
+            <div class="object-head" key={oid}>
+              <h3>{labelOid(oid)}</h3>
+              <TargetActions
+                id={id}
+                path={oid}
+                what="object"
+                onValues={(data) => {
+                  for (const [iid, values] of Object.entries((data ?? {}) as Record<string, Record<string, unknown>>))
+                    setValues(oid, iid, values);
+                }}
+              />
+            </div>,
+            ...Object.keys(tree[oid]).map((iid) => (
               <div class="instance" key={`${oid}/${iid}`}>
-                <h3>
-                  {labelOid(oid)} / {iid}
-                </h3>
+                <div class="instance-head">
+                  <h4>
+                    {labelOid(oid)} / {iid}
+                  </h4>
+                  <TargetActions
+                    id={id}
+                    path={`${oid}/${iid}`}
+                    what="instance"
+                    onValues={(data) => setValues(oid, iid, (data ?? {}) as Record<string, unknown>)}
+                  />
+                </div>
                 <table class="resources">
                   <tbody>
                     {Object.keys(tree[oid][iid]).map((rid) => (
@@ -173,8 +195,65 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
                 </table>
               </div>
             )),
-          )}
+          ])}
+      {device && <RemoveDevice id={id} />}
     </section>
+  );
+}
+
+/** Read and Observe for a whole instance or object; a read's values go into the tree. */
+function TargetActions({ id, path, what, onValues }: { id: string; path: string; what: string; onValues: (data: unknown) => void }) {
+  const [answer, setAnswer] = useState('');
+  const [busy, setBusy] = useState(false);
+  const run = async (name: string, body: Record<string, unknown> = {}) => {
+    setBusy(true);
+    setAnswer('…');
+    const a = await command(id, name, { path, ...body });
+    setBusy(false);
+    setAnswer(a.text);
+    if (name === 'read' && a.status === 205) onValues(a.data);
+  };
+  return (
+    <span class="target-actions" data-target={path}>
+      <button disabled={busy} onClick={() => void run('read')}>
+        Read {what}
+      </button>
+      <button disabled={busy} onClick={() => void run('observe')}>
+        Observe {what}
+      </button>
+      <button disabled={busy} onClick={() => void run('observe', { cancel: true })}>
+        Cancel
+      </button>
+      <span class="answer">{answer}</span>
+    </span>
+  );
+}
+
+/** Removal asks first: the device is told 202 and has to register again. */
+function RemoveDevice({ id }: { id: string }) {
+  const [asking, setAsking] = useState(false);
+  const [problem, setProblem] = useState('');
+  const remove = async () => {
+    const answer = await api('DELETE', devicePath(id));
+    if (answer.status === 200) location.hash = '#/';
+    else setProblem(`HTTP ${answer.status}: ${(answer.body as { error?: string })?.error ?? ''}`);
+    setAsking(false);
+  };
+  return (
+    <div class="danger">
+      {asking ? (
+        <p class="confirm" role="alertdialog">
+          Remove {id}? It is told so (202) and must register again to come back.{' '}
+          <button class="remove" onClick={() => void remove()}>
+            Remove
+          </button>{' '}
+          <button onClick={() => setAsking(false)}>Keep it</button>
+        </p>
+      ) : (
+        <button onClick={() => setAsking(true)}>Remove device…</button>
+      )}
+      {problem && <p class="problem">{problem}</p>}
+    </div>
   );
 }
 

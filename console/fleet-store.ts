@@ -1,5 +1,8 @@
 import { api, type DeviceRecord, type DeviceStatus, type LwmqnEvent } from './api';
 
+/** How many events the events view can show: older ones fall off the end. */
+export const RECENT_KEPT = 1000;
+
 export interface Device extends DeviceRecord {
   /** When the console last heard of the device (an event), if it has. */
   lastActivity?: number;
@@ -11,6 +14,8 @@ export interface Device extends DeviceRecord {
  */
 export class FleetStore {
   readonly devices = new Map<string, Device>();
+  /** The latest events since the page opened, newest first (the events view's log). */
+  recent: LwmqnEvent[] = [];
   version = 0;
   /** The list has been fetched once. */
   loaded = false;
@@ -63,6 +68,7 @@ export class FleetStore {
 
   apply(event: LwmqnEvent): void {
     this.meanwhile?.push(event);
+    this.recent = [event, ...this.recent.slice(0, RECENT_KEPT - 1)];
     this.update(event);
     for (const listener of [...this.eventListeners]) listener(event);
     this.changed();

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { DeviceStatus } from './api';
 import type { Device, FleetStore } from './fleet-store';
+import { FleetActions } from './fleet-actions';
 import { ago, duration } from './format';
 import { labelOid, oidName } from './names';
 
@@ -43,6 +44,7 @@ export function FleetView({ store, now }: { store: FleetStore; now: number }) {
 
   return (
     <section class="fleet">
+      <FleetActions now={now} />
       <div class="counts">
         <button class={`count ${status === '' ? 'on' : ''}`} onClick={() => setStatus('')}>
           <b data-count="all">{all.length}</b> devices

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { saveToken, setTokenPrompt, streamEvents } from './api';
 import { DeviceView } from './device';
+import { EventsView } from './events';
 import { FleetView } from './fleet';
 import { FleetStore } from './fleet-store';
 
@@ -52,6 +53,14 @@ function App() {
 
   const match = /^#\/devices\/(.+)$/.exec(hash);
   const id = match ? decodeURIComponent(match[1]) : undefined;
+  const view =
+    id !== undefined ? (
+      <DeviceView store={store} id={id} now={now} />
+    ) : hash === '#/events' ? (
+      <EventsView store={store} />
+    ) : (
+      <FleetView store={store} now={now} />
+    );
 
   return (
     <>
@@ -59,11 +68,22 @@ function App() {
         <h1>
           <a href="#/">LWMQN console</a>
         </h1>
+        <nav>
+          <a href="#/" class={hash === '#/events' ? '' : 'on'}>
+            Fleet
+          </a>
+          <a href="#/events" class={hash === '#/events' ? 'on' : ''}>
+            Events
+          </a>
+          <a href="/openapi.json" target="_blank" rel="noreferrer">
+            API
+          </a>
+        </nav>
         <span class={`stream ${stream}`} title="the live event stream (GET /events)">
           {stream === 'live' ? '● live' : stream === 'connecting' ? '○ connecting' : '○ reconnecting…'}
         </span>
       </header>
-      <main>{id !== undefined ? <DeviceView store={store} id={id} now={now} /> : <FleetView store={store} now={now} />}</main>
+      <main>{view}</main>
       {ask && (
         <div class="overlay">
           <form

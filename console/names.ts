@@ -23,3 +23,10 @@ export function labelOid(oid: string): string {
 
 /** A device's answer status in words (shared/protocol/status.ts). */
 export const statusWords = (status: number): string => words(status, 'Unknown');
+
+/** The resource id a name stands for in an object (answers of mqtt-node key instances by name). */
+export function ridOf(oid: string, key: string): string {
+  if (/^\d+$/.test(key)) return key;
+  const find = (table: Record<string, string> | undefined) => Object.entries(table ?? {}).find(([, name]) => name === key)?.[0];
+  return find(IPSO_NAMES.specific[oid]) ?? find(IPSO_NAMES.unique) ?? key;
+}

@@ -80,7 +80,9 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
       const assets = await options.console();
       return c.body(assets[consoleFile.key], 200, { 'content-type': consoleFile.type, 'cache-control': 'no-cache' });
     }
-    if (options.token && c.req.path !== '/health' && c.req.header('authorization') !== `Bearer ${options.token}`) {
+    // /health for probes; the API's description holds no fleet data, and the console links to it.
+    const open = c.req.path === '/health' || c.req.path === '/openapi.json';
+    if (options.token && !open && c.req.header('authorization') !== `Bearer ${options.token}`) {
       return c.json({ error: 'missing or wrong bearer token' }, 401);
     }
     await next();

@@ -19,7 +19,8 @@ test('GET / and /console/* serve the page, script and style sheet, even when the
   expect(await js.text()).toBe(files.js);
   const css = await app.request('/console/app.css');
   expect(css.headers.get('content-type')).toMatch(/^text\/css/);
-  // Data still needs it.
+  // So does the API's description, which the console links to; data still needs the token.
+  expect((await app.request('/openapi.json')).status).toBe(200);
   expect((await app.request('/devices')).status).toBe(401);
   expect((await app.request('/console/other.js')).status).toBe(401);
 });
