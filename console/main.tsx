@@ -35,11 +35,13 @@ function App() {
   useEffect(() => {
     setTokenPrompt((wrong) => new Promise<void>((done) => setAsk({ wrong, done })));
     const off = store.subscribe(() => setVersion(store.version));
+    // The list at once, not after the stream is up: the first screen does not wait for it.
+    void store.load();
     const stop = streamEvents(
       (event) => store.apply(event),
       (state) => {
         setStream(state);
-        // (Re)connected: what happened meanwhile is in the list, not in the stream.
+        // (Re)connected: what happened before the stream was up is in the list, not in the stream.
         if (state === 'live') void store.load();
       },
     );

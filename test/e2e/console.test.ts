@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { http, nodeCall, startWorld, type E2eNode, type E2eWorld } from '../helpers/mqtt-node';
 import { eventually } from '../helpers/poll';
+import { cleanEnv, ROOT, runCommand } from '../helpers/server-process';
 
 /**
  * The web console in a real browser (Debian's chromium driven by playwright-core) against the
@@ -326,3 +328,14 @@ test('fleet actions and the event log: permit-join counts down, announce reaches
     await permit.close();
   }
 });
+
+test('`npm run bench:console` (README), sized down: the fleet page timed in Chromium, figures printed as JSON', async () => {
+  expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('\nnpm run bench:console\n');
+  const run = runCommand('npm run bench:console -- --devices 200 --runs 1 --json', cleanEnv({ CHROMIUM_PATH: CHROMIUM }));
+  expect((await run.exit(120_000)).code).toBe(0);
+  const out = run.output();
+  const report = JSON.parse(out.slice(out.indexOf('\n{') + 1, out.lastIndexOf('}') + 1)) as Record<string, number>;
+  expect(report).toMatchObject({ devices: 200, runs: 1 });
+  for (const figure of ['firstRowMs', 'allListedMs', 'filterMs']) expect(report[figure]).toBeGreaterThan(0);
+  expect(report.allListedMs).toBeGreaterThanOrEqual(report.firstRowMs);
+}, 150_000);
