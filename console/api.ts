@@ -87,11 +87,14 @@ export async function api(method: string, path: string, body?: unknown): Promise
 
 export const devicePath = (id: string) => `/devices/${encodeURIComponent(id)}`;
 
+export type StreamState = 'live' | 'reconnecting' | 'polling';
+
 /**
- * Reads `GET /events` until stopped, reconnecting after a failure. `onReady` runs at each
- * (re)connection, when what was missed meanwhile should be fetched again.
+ * Reads `GET /events` until stopped, reconnecting after a failure. `onState('live')` comes at
+ * each (re)connection, when what was missed meanwhile should be fetched again; 'polling' when the
+ * API has no event stream (501: the cloud API behind API Gateway), and the stream is not tried again.
  */
-export function streamEvents(onEvent: (event: LwmqnEvent) => void, onState: (state: 'live' | 'reconnecting') => void): () => void {
+export function streamEvents(onEvent: (event: LwmqnEvent) => void, onState: (state: StreamState) => void): () => void {
   let stopped = false;
   let controller: AbortController | undefined;
   const run = async () => {
@@ -102,6 +105,10 @@ export function streamEvents(onEvent: (event: LwmqnEvent) => void, onState: (sta
         if (res.status === 401) {
           await needToken();
           continue;
+        }
+        if (res.status === 501) {
+          onState('polling');
+          return;
         }
         if (!res.ok || !res.body) throw new Error(`GET /events answered ${res.status}`);
         await readSse(res.body, (type, data) => {

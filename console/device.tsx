@@ -34,7 +34,7 @@ function parseInput(text: string): unknown {
   }
 }
 
-export function DeviceView({ store, id, now }: { store: FleetStore; id: string; now: number }) {
+export function DeviceView({ store, id, now, polling }: { store: FleetStore; id: string; now: number; polling: boolean }) {
   const device = store.devices.get(id);
   const [tree, setTree] = useState<ObjectTree | null>(null);
   const [problem, setProblem] = useState('');
@@ -56,6 +56,8 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
       } else setProblem(`HTTP ${answer.status}: ${(answer.body as { error?: string })?.error ?? ''}`);
     };
     void load();
+    // Without an event stream, the stored values are read again (what notifies put there).
+    const poll = polling ? setInterval(() => void load(), 5_000) : undefined;
     const off = store.onEvent((event) => {
       if (event.clientId !== id) return;
       if (event.type === 'devUpdate' || event.type === 'devIncoming') void load();
@@ -67,9 +69,10 @@ export function DeviceView({ store, id, now }: { store: FleetStore; id: string; 
     });
     return () => {
       live = false;
+      clearInterval(poll);
       off();
     };
-  }, [id, store]);
+  }, [id, store, polling]);
 
   function setValues(oid: string, iid: string, named: Record<string, unknown>) {
     // The tree is keyed by numeric ids; a device may answer a read with IPSO names.

@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { saveToken, setTokenPrompt, streamEvents } from './api';
+import { saveToken, setTokenPrompt, streamEvents, type StreamState } from './api';
 import { DeviceView } from './device';
 import { EventsView } from './events';
 import { FleetView } from './fleet';
@@ -8,6 +8,8 @@ import { FleetStore } from './fleet-store';
 
 /** The web console: `#/` the fleet, `#/devices/<id>` one device. */
 const store = new FleetStore();
+/** How often the list is read again where the API has no event stream. */
+export const POLL_MS = 5_000;
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash);
@@ -28,12 +30,13 @@ function App() {
   const hash = useHash();
   const [, setVersion] = useState(0);
   const [now, setNow] = useState(Date.now());
-  const [stream, setStream] = useState<'connecting' | 'live' | 'reconnecting'>('connecting');
+  const [stream, setStream] = useState<StreamState | 'connecting'>('connecting');
   const [ask, setAsk] = useState<Ask | null>(null);
   const [token, setToken] = useState('');
 
   useEffect(() => {
     setTokenPrompt((wrong) => new Promise<void>((done) => setAsk({ wrong, done })));
+    let poll: ReturnType<typeof setInterval> | undefined;
     const off = store.subscribe(() => setVersion(store.version));
     // The list at once, not after the stream is up: the first screen does not wait for it.
     void store.load();
@@ -43,6 +46,8 @@ function App() {
         setStream(state);
         // (Re)connected: what happened before the stream was up is in the list, not in the stream.
         if (state === 'live') void store.load();
+        // No stream here: the list is read again every few seconds instead.
+        if (state === 'polling') poll = setInterval(() => void store.load(), POLL_MS);
       },
     );
     const timer = setInterval(() => setNow(Date.now()), 1000);
@@ -50,6 +55,7 @@ function App() {
       off();
       stop();
       clearInterval(timer);
+      clearInterval(poll);
     };
   }, []);
 
@@ -57,7 +63,7 @@ function App() {
   const id = match ? decodeURIComponent(match[1]) : undefined;
   const view =
     id !== undefined ? (
-      <DeviceView store={store} id={id} now={now} />
+      <DeviceView store={store} id={id} now={now} polling={stream === 'polling'} />
     ) : hash === '#/events' ? (
       <EventsView store={store} />
     ) : (
@@ -82,7 +88,13 @@ function App() {
           </a>
         </nav>
         <span class={`stream ${stream}`} title="the live event stream (GET /events)">
-          {stream === 'live' ? '● live' : stream === 'connecting' ? '○ connecting' : '○ reconnecting…'}
+          {stream === 'live'
+            ? '● live'
+            : stream === 'connecting'
+              ? '○ connecting'
+              : stream === 'polling'
+                ? `◌ polling every ${POLL_MS / 1000} s (no event stream here)`
+                : '○ reconnecting…'}
         </span>
       </header>
       <main>{view}</main>

@@ -5,6 +5,7 @@ import type { ObjectTree } from '../../shared/store/model';
 import { addAccount, generatePassword, type AccountKind } from '../accounts';
 import { DEFAULT_BRIDGE_ID } from '../broker-policy';
 import { apiClient, ApiError, type ApiAnswer, type ApiClient } from './client';
+import { regionOfApiUrl, startConsoleProxy } from './console-proxy';
 import { keyValues, statusText, table } from './format';
 import { objectLines } from './objects';
 
@@ -209,6 +210,34 @@ program
           );
       }
     }
+  });
+
+program
+  .command('console')
+  .description('serve the web console on this machine for the API at --api (a cloud API: calls signed with SigV4)')
+  .option('--port <port>', 'where the console listens', '8090')
+  .option('--host <host>', 'the address it listens on', '127.0.0.1')
+  .option('--region <region>', 'sign calls with SigV4 for this region (default: read from an execute-api URL)')
+  .option('--no-sign', 'send calls unsigned (an API that is not behind IAM)')
+  .action(async (o: { port: string; host: string; region?: string; sign: boolean }) => {
+    const port = Number(o.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ApiError(`--port must be a port number, not ${o.port}`, 1);
+    let apiUrl: URL;
+    try {
+      apiUrl = new URL(opts().api);
+    } catch {
+      throw new ApiError(`--api must be a URL, not ${opts().api}`, 1);
+    }
+    const region = o.sign ? (o.region ?? regionOfApiUrl(apiUrl.href) ?? process.env.AWS_REGION) : undefined;
+    if (o.sign && region === undefined && apiUrl.hostname.endsWith('amazonaws.com')) {
+      throw new ApiError('--region is needed to sign the calls (or set AWS_REGION)', 1);
+    }
+    // A local API (no region known, not an AWS host) is not behind IAM: its calls go unsigned.
+    const proxy = await startConsoleProxy({ api: apiUrl.href, host: o.host, port, region, token: opts().token });
+    console.log(`web console for ${apiUrl.origin} at ${proxy.url}${region ? ` (calls signed with SigV4, ${region})` : ''}`);
+    const stop = () => void proxy.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
   });
 
 // A reader that stops early (`lwmqn events | head`) closes the pipe: that ends the command, quietly.

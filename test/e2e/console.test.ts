@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { http, nodeCall, startWorld, type E2eNode, type E2eWorld } from '../helpers/mqtt-node';
+import { createApi } from '../../functions/api';
+import { startIamApi } from '../helpers/iam-api';
 import { eventually } from '../helpers/poll';
 import { cleanEnv, ROOT, runCommand } from '../helpers/server-process';
 
@@ -339,3 +341,51 @@ test('`npm run bench:console` (README), sized down: the fleet page timed in Chro
   for (const figure of ['firstRowMs', 'allListedMs', 'filterMs']) expect(report[figure]).toBeGreaterThan(0);
   expect(report.allListedMs).toBeGreaterThanOrEqual(report.firstRowMs);
 }, 150_000);
+
+test('`lwmqn console --api <url>`: the console for an API behind IAM, every call signed with SigV4 from the AWS credentials; no event stream there, so it polls and says so', async () => {
+  const keys = { accessKeyId: 'AKIDCONSOLETEST', secretAccessKey: 'console-test-secret' };
+  // The Lambda API: the same app, no event stream (functions/api.ts answers GET /events with 501).
+  const cloud = await startIamApi(createApi(world.stack.deps), keys, 'eu-west-1');
+  const proxy = runCommand(
+    `npx lwmqn console --api ${cloud.url} --region eu-west-1 --port 0`,
+    cleanEnv({ AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, npm_config_offline: 'true' }),
+  );
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  try {
+    const url = await eventually(
+      () => {
+        const found = /at (http:\/\/127\.0\.0\.1:\d+) \(calls signed with SigV4, eu-west-1\)/.exec(proxy.output())?.[1];
+        if (!found) throw new Error(`no console URL yet:\n${proxy.output()}`);
+        return found;
+      },
+      { timeoutMs: 30_000 },
+    );
+    // Unsigned, the API refuses.
+    expect((await fetch(`${cloud.url}/devices`)).status).toBe(403);
+    const refusedBefore = cloud.refused.length;
+
+    await page.goto(url);
+    await row(page, 'console-1').waitFor();
+    await page.locator('.stream.polling').waitFor();
+    await expect(page.locator('.stream').textContent()).resolves.toMatch(/polling every 5 s \(no event stream here\)/);
+
+    // A device registering later shows at the next poll.
+    await world.node('cloud-3');
+    await row(page, 'cloud-3').waitFor({ timeout: 15_000 });
+
+    // A command, a signed POST with a body, reaches the device.
+    await page.goto(`${url}/#/devices/console-1`);
+    const sensor = resource(page, '3303/0/5700');
+    await sensor.getByRole('button', { name: 'Read' }).click();
+    await page.waitForFunction((el) => /^205 Content/.test(el?.textContent ?? ''), await sensor.locator('.answer').elementHandle());
+
+    expect(cloud.accepted).toBeGreaterThan(3);
+    expect(cloud.refused.slice(refusedBefore)).toEqual([]);
+  } finally {
+    await page.close();
+    process.kill(-proxy.child.pid!, 'SIGINT');
+    await proxy.exit(10_000).catch(() => proxy.kill());
+    await cloud.close();
+  }
+});

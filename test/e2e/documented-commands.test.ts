@@ -563,6 +563,10 @@ const COVERAGE: Record<string, Coverage> = {
     {
       checked: 'AWS',
     },
+  'docs/DEPLOY.md: npx lwmqn console --api "$API"': {
+    test: 'test/e2e/console.test.ts',
+    shows: '`npx lwmqn console --api ${cloud.url}',
+  },
   'docs/DEPLOY.md: cd local': { checked: 'the compose folder exists' },
   "docs/DEPLOY.md: echo 'LWMQN_BRIDGE_PASSWORD=<the bridge password>' > .env": {
     test: 'test/infra/compose.test.ts',
