@@ -10,6 +10,7 @@ import {
 import { toSeconds, type DeviceItem } from '../../shared/store/model';
 import { RejectedValueError } from '../../shared/store/storable';
 import { T0 } from './tables';
+import { allPages } from '../helpers/pages';
 
 /**
  * What every DeviceStore must do (shared/store/devices.ts), run against each implementation by
@@ -102,20 +103,39 @@ export function deviceStoreContract(name: string, make: () => Promise<DeviceStor
       await devices.create(deviceItem('a'), T0);
       expect(await devices.apply('a', changeDevice({ status: 'sleep' }, T0, { wakeBy: toSeconds(T0) + 60 }))).not.toBeNull();
       expect((await devices.get('a', T0))?.wakeBy).toBe(toSeconds(T0) + 60);
-      expect(await devices.overdueSleeperIds(T0 + 61_000)).toEqual(['a']);
+      expect(await allPages(devices.overdueSleeperIds(T0 + 61_000, 10))).toEqual(['a']);
       expect(await devices.apply('a', setStatus('offline', ['online'], T0))).toBeNull();
       expect(await devices.apply('a', setStatus('offline', ['sleep'], T0))).not.toBeNull();
       const after = await devices.get('a', T0);
       expect(after?.status).toBe('offline');
       expect(after?.wakeBy).toBeUndefined();
-      expect(await devices.overdueSleeperIds(T0 + 61_000)).toEqual([]);
+      expect(await allPages(devices.overdueSleeperIds(T0 + 61_000, 10))).toEqual([]);
     });
 
     test('a new lifetime counts from the write', async () => {
       await devices.create(deviceItem('a'), T0);
       await devices.apply('a', changeDevice({ lifetime: 30, ip: '10.0.0.2' }, T0 + 10_000));
       expect(await devices.get('a', T0 + 10_000)).toMatchObject({ lifetime: 30, ip: '10.0.0.2', expiresAt: toSeconds(T0) + 40 });
-      expect(await devices.expiredIds(T0 + 41_000)).toEqual(['a']);
+      expect(await allPages(devices.expiredIds(T0 + 41_000, 10))).toEqual(['a']);
+    });
+
+    test('the look-ups come in pages of at most the size asked, each due device once', async () => {
+      const ids = Array.from({ length: 23 }, (_, i) => `page-${i}`);
+      for (const id of ids) {
+        await devices.create(deviceItem(id), T0);
+        await devices.apply(id, changeDevice({ status: 'sleep' }, T0, { wakeBy: toSeconds(T0) + 60 }));
+      }
+      const later = T0 + 601_000;
+      for (const pages of [devices.expiredIds(later, 5), devices.overdueSleeperIds(later, 5)]) {
+        const sizes: number[] = [];
+        const seen: string[] = [];
+        for await (const page of pages) {
+          sizes.push(page.length);
+          seen.push(...page);
+        }
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(5);
+        expect(seen.sort()).toEqual([...ids].sort());
+      }
     });
 
     test('a value the store cannot hold is refused before the write, and changes nothing', async () => {
@@ -150,11 +170,11 @@ export function deviceStoreContract(name: string, make: () => Promise<DeviceStor
 
     test('a renewal after the reaper found a device due keeps it, and it is due again later', async () => {
       await devices.create(deviceItem('a'), T0);
-      expect(await devices.expiredIds(T0 + 602_000)).toEqual(['a']);
+      expect(await allPages(devices.expiredIds(T0 + 602_000, 10))).toEqual(['a']);
       await devices.apply('a', renew(T0 + 599_000));
       expect(await devices.reap('a', T0 + 602_000)).toBeNull();
-      expect(await devices.expiredIds(T0 + 602_000)).toEqual([]);
-      expect(await devices.expiredIds(T0 + 1_200_000)).toEqual(['a']);
+      expect(await allPages(devices.expiredIds(T0 + 602_000, 10))).toEqual([]);
+      expect(await allPages(devices.expiredIds(T0 + 1_200_000, 10))).toEqual(['a']);
     });
 
     test('list holds every live device, sorted, with its current expiry', async () => {

@@ -104,10 +104,14 @@ describe('topic rules', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: [{ Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }] },
     });
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', CLIENT_CHANNELS.length);
-    template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
-    });
+    for (const channel of CLIENT_CHANNELS) {
+      const fnId = logicalIdOfFunction(bundled.stack, bundled.stack.channelFunctions[channel]);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+    }
   });
 });
 
@@ -238,13 +242,23 @@ describe('functions', () => {
     });
   });
 
-  test('the reaper runs every minute', () => {
+  test('the reaper runs every minute, 55 s at most, and is never run again: two runs never overlap on one pile', () => {
     const reaperId = logicalIdOfFunction(bundled.stack, bundled.stack.reaperFunction);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [reaperId, 'Arn'] } })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [reaperId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+        }),
+      ],
     });
+    expect(json.Resources[reaperId].Properties.Timeout).toBe(55);
+    const configs = resourcesOf('AWS::Lambda::EventInvokeConfig').filter(([, c]) => c.Properties.FunctionName.Ref === reaperId);
+    expect(configs.map(([, c]) => c.Properties)).toEqual([
+      { FunctionName: { Ref: reaperId }, Qualifier: '$LATEST', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+    ]);
   });
 });
 

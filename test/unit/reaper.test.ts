@@ -13,10 +13,11 @@ beforeEach(async () => (deps = await makeDeps(store)));
 
 const device = (id: string) => deps.devices.get(id, deps.clock.now());
 const leaving = () => deps.events.of('devLeaving').map((e) => [e.clientId, e.data]);
+const NOTHING = { expired: [], failedRegistrations: [], offline: [], left: 0, stoppedEarly: false };
 
 test('with nothing to do it reports nothing', async () => {
   await registerDevice(deps, 'n1');
-  expect(await reaper(deps)).toEqual({ expired: [], failedRegistrations: [], offline: [] });
+  expect(await reaper(deps)).toEqual(NOTHING);
   expect(deps.events.events).toEqual([]);
   expect(await device('n1')).not.toBeNull();
 });
@@ -53,11 +54,12 @@ test('a renewal racing the reaper wins: removal is conditional on the lifetime s
   await registerDevice(deps, 'n1');
   deps.clock.advance(601_000);
   const list = deps.devices.expiredIds.bind(deps.devices);
-  jest.spyOn(deps.devices, 'expiredIds').mockImplementation(async (now) => {
-    const ids = await list(now);
-    // A ping handled a moment earlier lands between the reaper's query and its delete.
-    await deps.devices.apply('n1', changeDevice({}, now - 1_500));
-    return ids;
+  jest.spyOn(deps.devices, 'expiredIds').mockImplementation(async function* (now, pageSize) {
+    for await (const page of list(now, pageSize)) {
+      // A ping handled a moment earlier lands between the reaper's query and its delete.
+      await deps.devices.apply('n1', changeDevice({}, now - 1_500));
+      yield page;
+    }
   });
   const report = await reaper(deps);
   expect(report.expired).toEqual([]);
@@ -72,7 +74,7 @@ test('only the expired devices go; a second run finds nothing more', async () =>
   deps.clock.advance(121_000);
   expect((await reaper(deps)).expired.sort()).toEqual(['short', 'short2']);
   expect(await device('long')).not.toBeNull();
-  expect(await reaper(deps)).toEqual({ expired: [], failedRegistrations: [], offline: [] });
+  expect(await reaper(deps)).toEqual(NOTHING);
   expect(
     leaving()
       .map(([id]) => id)
@@ -94,7 +96,7 @@ test('a registration whose reads stall past the request timeout is failed with 5
   expect((await reaper(deps)).failedRegistrations).toEqual([]);
   deps.clock.advance(2_000);
   expect((await reaper(deps)).failedRegistrations).toEqual(['n1']);
-  expect(await reaper(deps)).toEqual({ expired: [], failedRegistrations: [], offline: [] });
+  expect(await reaper(deps)).toEqual(NOTHING);
   expect(deps.publisher.on('register/response/n1')).toEqual([{ transId: 3, status: 500 }]);
   await answerReads(deps, 'n1');
   expect(await device('n1')).toBeNull();
@@ -132,4 +134,45 @@ test(`thousands of expiries are worked through at most ${REAPER_CONCURRENCY} at 
   const report = await reaper(deps);
   expect(report.expired.sort()).toEqual([...ids].sort());
   expect(most).toBe(REAPER_CONCURRENCY);
+});
+
+test('a run stops starting work at its deadline, says how many it left, and the next run goes on from there', async () => {
+  const ids = Array.from({ length: 60 }, (_, i) => `cut-${i}`);
+  for (const id of ids) await registerDevice(deps, id);
+  deps.clock.advance(601_000);
+  const reap = jest.spyOn(deps.devices, 'reap');
+  const list = deps.devices.expiredIds.bind(deps.devices);
+  let read = 0;
+  jest.spyOn(deps.devices, 'expiredIds').mockImplementation(async function* (now, pageSize) {
+    for await (const page of list(now, pageSize)) {
+      read += page.length;
+      yield page;
+    }
+  });
+  // The deadline passes once 25 removals have started.
+  const first = await reaper(deps, { timeLeftMs: () => 25 - reap.mock.calls.length });
+  expect(reap).toHaveBeenCalledTimes(25);
+  expect(first.expired).toHaveLength(25);
+  // Left: the ones read but not started; the index was not read to its end (4 shards, a page each).
+  expect(read).toBeLessThan(60);
+  expect(first).toMatchObject({ left: read - 25, stoppedEarly: true });
+  const second = await reaper(deps, { timeLeftMs: () => 1 });
+  expect(second).toMatchObject({ left: 0, stoppedEarly: false });
+  expect([...first.expired, ...second.expired].sort()).toEqual([...ids].sort());
+  expect(
+    leaving()
+      .map(([id]) => id)
+      .sort(),
+  ).toEqual([...ids].sort());
+});
+
+test('a run whose deadline has passed reads no index at all', async () => {
+  await registerDevice(deps, 'n1');
+  deps.clock.advance(601_000);
+  const expiredIds = jest.spyOn(deps.devices, 'expiredIds');
+  const overdue = jest.spyOn(deps.registrations, 'overdue');
+  expect(await reaper(deps, { timeLeftMs: () => 0 })).toEqual({ ...NOTHING, stoppedEarly: true });
+  expect(expiredIds).not.toHaveBeenCalled();
+  expect(overdue).not.toHaveBeenCalled();
+  expect((await reaper(deps)).expired).toEqual(['n1']);
 });

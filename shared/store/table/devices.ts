@@ -6,7 +6,7 @@ import { assertStorable } from '../storable';
 import type { Table } from './client';
 import { EXPIRY_INDEX, RECORD_ATTRIBUTES, SLEEP_INDEX } from './definition';
 import { renderUpdate } from './expressions';
-import { queryIndex } from './index-query';
+import { indexPages, queryIndex } from './index-query';
 import { clientIdOfKey, DEVICE_SK, deviceKey, indexPartition, isConditionFailure, rejectedIfTooLarge, stripKeys } from './items';
 
 /**
@@ -183,28 +183,18 @@ export class TableDeviceStore implements DeviceStore {
     return (await this.indexedDevices()).map((i) => clientIdOfKey(i.pk));
   }
 
-  async expiredIds(nowMs: number): Promise<string[]> {
-    const items = await queryIndex(this.table, {
-      index: EXPIRY_INDEX,
-      kind: 'd',
-      hashAttr: 'kind',
-      rangeAttr: 'dueAt',
-      below: toSeconds(nowMs),
-      oneAtATime: true,
-    });
-    return items.map((i) => clientIdOfKey(i.pk));
+  async *expiredIds(nowMs: number, pageSize: number): AsyncIterable<string[]> {
+    const query = { index: EXPIRY_INDEX, kind: 'd', hashAttr: 'kind', rangeAttr: 'dueAt', attributes: ['pk'] } as const;
+    for await (const items of indexPages(this.table, { ...query, below: toSeconds(nowMs) }, pageSize)) {
+      yield items.map((i) => clientIdOfKey(i.pk));
+    }
   }
 
-  async overdueSleeperIds(nowMs: number): Promise<string[]> {
-    const items = await queryIndex(this.table, {
-      index: SLEEP_INDEX,
-      kind: 's',
-      hashAttr: 'sleepKind',
-      rangeAttr: 'wakeBy',
-      below: toSeconds(nowMs),
-      oneAtATime: true,
-    });
-    return items.map((i) => clientIdOfKey(i.pk));
+  async *overdueSleeperIds(nowMs: number, pageSize: number): AsyncIterable<string[]> {
+    const query = { index: SLEEP_INDEX, kind: 's', hashAttr: 'sleepKind', rangeAttr: 'wakeBy', attributes: ['pk'] } as const;
+    for await (const items of indexPages(this.table, { ...query, below: toSeconds(nowMs) }, pageSize)) {
+      yield items.map((i) => clientIdOfKey(i.pk));
+    }
   }
 
   private indexedDevices(): Promise<Record<string, unknown>[]> {
