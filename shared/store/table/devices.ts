@@ -1,6 +1,7 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceStore } from '../devices';
 import type { DeviceWrite, Path } from '../device-writes';
+import { dueDelay } from '../due';
 import { toSeconds, type DeviceItem, type DeviceRecord } from '../model';
 import { assertStorable } from '../storable';
 import type { Table } from './client';
@@ -51,7 +52,12 @@ export class TableDeviceStore implements DeviceStore {
       const out = await this.table.doc.send(
         new PutCommand({
           TableName: this.table.name,
-          Item: { ...deviceKey(item.clientId), ...item, kind: await this.partition('d', item.clientId), dueAt: item.expiresAt },
+          Item: {
+            ...deviceKey(item.clientId),
+            ...item,
+            kind: await this.partition('d', item.clientId),
+            dueAt: item.expiresAt + dueDelay(item.clientId, item.lifetime),
+          },
           ConditionExpression: CLIENT_ID_IS_FREE,
           ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
           ReturnValues: 'ALL_OLD',
@@ -98,14 +104,19 @@ export class TableDeviceStore implements DeviceStore {
 
   /**
    * The index attributes follow the record (shared/store/table/definition.ts): a new lifetime
-   * may bring the expiry before the reaper's next look (`dueAt`), and a sleep deadline puts the
-   * device in the sleep index (`sleepKind`) until it is cleared.
+   * may bring the expiry before the reaper's next look (`dueAt`, spread by shared/store/due.ts),
+   * and a sleep deadline puts the device in the sleep index (`sleepKind`) until it is cleared.
    */
   private async withIndexUpkeep(clientId: string, write: DeviceWrite): Promise<DeviceWrite> {
     const set = [...write.set];
     const remove = [...write.remove];
-    const expiry = write.set.find((s) => isAttr(s.path, 'expiresAt'));
-    if (expiry && write.set.some((s) => isAttr(s.path, 'lifetime'))) set.push({ path: ['dueAt'], to: expiry.to });
+    const expiry = write.set.find((s) => isAttr(s.path, 'expiresAt'))?.to;
+    const lifetime = write.set.find((s) => isAttr(s.path, 'lifetime'))?.to;
+    if (expiry && lifetime) {
+      // A new lifetime is always a value (changeDevice), so is the expiry it gives.
+      const delay = 'value' in lifetime ? dueDelay(clientId, Number(lifetime.value)) : 0;
+      set.push({ path: ['dueAt'], to: 'value' in expiry ? { value: Number(expiry.value) + delay } : expiry });
+    }
     if (write.set.some((s) => isAttr(s.path, 'wakeBy'))) {
       set.push({ path: ['sleepKind'], to: { value: await this.partition('s', clientId) } });
     }
