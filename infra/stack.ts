@@ -77,6 +77,7 @@ export class LwmqnStack extends Stack {
       LWMQN_REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
       LWMQN_DEFAULT_LIFETIME: String(settings.defaultLifetime),
       LWMQN_JOIN: settings.join,
+      LWMQN_INDEX_SHARDS: String(settings.indexShards),
       LOG_LEVEL: settings.logLevel,
     };
 

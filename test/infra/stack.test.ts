@@ -212,6 +212,7 @@ describe('functions', () => {
       defaultLifetime: 3600,
       join: 'permit',
       iotEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
+      indexShards: 32,
     });
     const t = s.template.toJSON();
     const ours = Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function');
@@ -223,6 +224,7 @@ describe('functions', () => {
         LWMQN_REQUEST_TIMEOUT_MS: '7000',
         LWMQN_DEFAULT_LIFETIME: '3600',
         LWMQN_JOIN: 'permit',
+        LWMQN_INDEX_SHARDS: '32',
       });
     }
     s.template.resourceCountIs('Custom::AWS', 0);
@@ -240,6 +242,18 @@ describe('functions', () => {
     expect(json.Resources[fnId].Properties.Environment.Variables.IOT_DATA_ENDPOINT).toEqual({
       'Fn::GetAtt': [id, 'endpointAddress'],
     });
+  });
+
+  test('by default the index shards keep every index partition under half its 1,000 writes a second in a 1M-device re-registration burst', () => {
+    // The arithmetic of infra/settings.ts: 1,000,000 registrations in 5 minutes, 2 index writes
+    // each into one partition, over the shards.
+    const perPartition = (2 * Math.ceil(1_000_000 / 300)) / DEFAULT_SETTINGS.indexShards;
+    expect(perPartition).toBeLessThan(500);
+    const ours = resourcesOf('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.TABLE_NAME);
+    expect(ours).toHaveLength(10);
+    for (const [, fn] of ours) {
+      expect(fn.Properties.Environment.Variables.LWMQN_INDEX_SHARDS).toBe(String(DEFAULT_SETTINGS.indexShards));
+    }
   });
 
   test('the reaper runs every minute, 55 s at most, and is never run again: two runs never overlap on one pile', () => {
@@ -411,6 +425,7 @@ describe('context settings', () => {
         join: 'permit',
         iotEndpoint: 'https://abc-ats.iot.us-east-1.amazonaws.com/',
         bindThingName: 'true',
+        indexShards: '64',
       }),
     ).toMatchObject({
       tableName: 'lwmqn',
@@ -419,6 +434,7 @@ describe('context settings', () => {
       join: 'permit',
       iotEndpoint: 'abc-ats.iot.us-east-1.amazonaws.com',
       bindThingName: true,
+      indexShards: 64,
     });
   });
 
@@ -429,6 +445,8 @@ describe('context settings', () => {
     [{ tableName: 'a b' }, /tableName/],
     [{ iotEndpoint: 'not an endpoint' }, /iotEndpoint/],
     [{ bindThingName: 'yes' }, /bindThingName/],
+    [{ indexShards: '0' }, /indexShards/],
+    [{ indexShards: 'many' }, /indexShards/],
   ])('rejects %j at synth', (ctx, message) => {
     expect(() => from(ctx)).toThrow(message);
   });
