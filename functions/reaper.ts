@@ -37,7 +37,7 @@ export interface ReapOptions {
  * sleep and offline"), found through the sparse indexes a page at a time; each removal is
  * conditional so a device that renewed meanwhile stays. A run starts nothing once its deadline
  * has passed and leaves the rest to the next run, which finds it where this one stopped:
- * whatever was handled has left the index.
+ * whatever was handled has left the index (docs/SCALE.md, "What breaks first").
  */
 export async function reaper(deps: Deps, opts: ReapOptions = {}): Promise<ReapReport> {
   const now = deps.clock.now();
