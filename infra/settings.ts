@@ -23,7 +23,24 @@ export interface LwmqnSettings {
    * is attached to (clientId = thing name). Off, any valid device certificate may pick any clientId.
    */
   bindThingName: boolean;
+  /** How many shards the sparse indexes are spread over (LWMQN_INDEX_SHARDS); raise it, never lower it. */
+  indexShards: number;
 }
+
+/**
+ * Every index shard is one partition key of a sparse index (shared/store/table/items.ts), and
+ * DynamoDB serves at most 1,000 write units a second per partition. The burst the default is
+ * sized for: 1,000,000 devices all registering again within 5 minutes (reconnecting after an
+ * outage), 1,000,000 / 300 s = 3,334 registrations a second. One registration writes at most
+ * 2 units into one `byExpiry` partition of devices (its entry moves: the old `dueAt` deleted,
+ * the new one written) and 2 into one partition of registrations in progress (put, then
+ * deleted once answered). Spread over S shards, each partition takes 2 x 3,334 / S units a
+ * second: 834 with S = 8, too close to 1,000 for a burst that is never flat; 417 with S = 16,
+ * under half the limit. Each shard costs the reaper one more query per kind a run (3 x 16 = 48
+ * a minute). Items keep the shard they were written with, so raise the count, never lower it:
+ * the reaper would no longer look at the shards above it. docs/DEPLOY.md, "Index shards".
+ */
+export const DEFAULT_INDEX_SHARDS = 16;
 
 export const DEFAULT_SETTINGS: LwmqnSettings = {
   defaultLifetime: 86_400,
@@ -32,6 +49,7 @@ export const DEFAULT_SETTINGS: LwmqnSettings = {
   logLevel: 'info',
   memorySize: 256,
   bindThingName: false,
+  indexShards: DEFAULT_INDEX_SHARDS,
 };
 
 /** The context keys this app reads, for docs and error messages. */
@@ -45,6 +63,7 @@ export const CONTEXT_KEYS = [
   'logLevel',
   'memorySize',
   'bindThingName',
+  'indexShards',
 ] as const;
 
 /**
@@ -86,6 +105,7 @@ export function settingsFromContext(lookup: Lookup): LwmqnSettings {
   }
   s.memorySize = int(lookup, 'memorySize', s.memorySize, 128, 10_240);
   s.bindThingName = bool(lookup, 'bindThingName', s.bindThingName);
+  s.indexShards = int(lookup, 'indexShards', s.indexShards, 1, 1_000);
   return s;
 }
 

@@ -77,6 +77,7 @@ export class LwmqnStack extends Stack {
       LWMQN_REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
       LWMQN_DEFAULT_LIFETIME: String(settings.defaultLifetime),
       LWMQN_JOIN: settings.join,
+      LWMQN_INDEX_SHARDS: String(settings.indexShards),
       LOG_LEVEL: settings.logLevel,
     };
 
@@ -150,11 +151,16 @@ export class LwmqnStack extends Stack {
       defaultAuthorizer: new authorizers.HttpIamAuthorizer(),
     });
 
+    // A run stops starting work 10 s before this timeout (functions/reaper.ts) and leaves the
+    // rest to the next minute's run. Nothing runs it again: neither EventBridge nor Lambda's
+    // asynchronous retries, and an invocation Lambda could not start (throttled) is dropped after
+    // a minute instead of kept for hours, so two runs never work on the same pile at once.
     this.reaperFunction = makeFunction('Reaper', 'functions/reaper.ts', Duration.seconds(55), 'LWMQN lifetime reaper');
+    this.reaperFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
     new events.Rule(this, 'ReaperSchedule', {
       description: 'Runs the LWMQN reaper every minute',
       schedule: events.Schedule.rate(Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(this.reaperFunction, { retryAttempts: 0 })],
+      targets: [new targets.LambdaFunction(this.reaperFunction, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
     });
 
     this.devicePolicy = this.createDevicePolicy(settings.bindThingName);

@@ -63,9 +63,12 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return r;
   }
 
-  async overdue(nowMs: number): Promise<Array<{ clientId: string; regId: string }>> {
+  async *overdue(nowMs: number, pageSize: number): AsyncIterable<Array<{ clientId: string; regId: string }>> {
     const now = toSeconds(nowMs);
-    return [...this.running.values()].filter((r) => this.deadline(r) < now).map((r) => ({ clientId: r.clientId, regId: r.regId }));
+    const due = [...this.running.values()]
+      .filter((r) => this.deadline(r) < now)
+      .map((r) => ({ clientId: r.clientId, regId: r.regId }));
+    for (let i = 0; i < due.length; i += pageSize) yield due.slice(i, i + pageSize);
   }
 
   get size(): number {

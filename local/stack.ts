@@ -165,22 +165,23 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     logger.info({ apiUrl }, 'management API listening');
 
     let reaping: Promise<unknown> = Promise.resolve();
+    const reaperInterval = positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000);
     const reap = () => {
-      const run = reaper(deps);
+      // A run starts work for one interval (the next tick goes on where it stopped), and none
+      // once the server is closing: shutdown waits for what was started, not for a whole pile.
+      const until = Date.now() + reaperInterval;
+      const run = reaper(deps, { timeLeftMs: () => (closing ? 0 : until - Date.now()) });
       reaping = run.catch((err: unknown) => logger.error({ err }, 'reaper run failed'));
       return run;
     };
     let busy = false;
-    const timer = setInterval(
-      () => {
-        if (busy) return;
-        busy = true;
-        void reap()
-          .catch(() => undefined)
-          .finally(() => (busy = false));
-      },
-      positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000),
-    );
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void reap()
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, reaperInterval);
 
     return {
       deps,

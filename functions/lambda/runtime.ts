@@ -121,11 +121,16 @@ export function channelEntry(channel: ClientChannel, handle: (message: ChannelMe
   };
 }
 
-/** An entry for a schedule (the reaper). */
-export function scheduledEntry<T>(run: (deps: Deps) => Promise<T>) {
-  return async (): Promise<T> => {
+/** What a scheduled entry uses of the Lambda context: how long the invocation may still run. */
+export interface ScheduleContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** An entry for a schedule (the reaper); it learns its deadline from the Lambda context. */
+export function scheduledEntry<T>(run: (deps: Deps, context?: ScheduleContext) => Promise<T>) {
+  return async (_event?: unknown, context?: ScheduleContext): Promise<T> => {
     try {
-      return await run(await depsFromEnv());
+      return await run(await depsFromEnv(), context);
     } finally {
       metrics.flush();
     }

@@ -96,11 +96,11 @@ export class CachedDeviceStore implements DeviceStore {
     return this.table.page(nowMs, limit, cursor);
   }
 
-  expiredIds(nowMs: number): Promise<string[]> {
-    return this.table.expiredIds(nowMs);
+  expiredIds(nowMs: number, pageSize: number): AsyncIterable<string[]> {
+    return this.table.expiredIds(nowMs, pageSize);
   }
 
-  overdueSleeperIds(nowMs: number): Promise<string[]> {
-    return this.table.overdueSleeperIds(nowMs);
+  overdueSleeperIds(nowMs: number, pageSize: number): AsyncIterable<string[]> {
+    return this.table.overdueSleeperIds(nowMs, pageSize);
   }
 }

@@ -52,9 +52,13 @@ export interface DeviceStore {
    */
   page(nowMs: number, limit: number, cursor?: string): Promise<DevicePage>;
 
-  /** Devices the reaper should look at (their lifetime may have been renewed since). */
-  expiredIds(nowMs: number): Promise<string[]>;
+  /**
+   * Devices the reaper should look at (their lifetime may have been renewed since), in pages of
+   * at most `pageSize`, read only as far as the caller iterates. A device the reaper removes or
+   * finds renewed leaves the index, so the next call goes on where this one stopped.
+   */
+  expiredIds(nowMs: number, pageSize: number): AsyncIterable<string[]>;
 
-  /** Sleeping devices whose wake deadline passed. */
-  overdueSleeperIds(nowMs: number): Promise<string[]>;
+  /** Sleeping devices whose wake deadline passed, paged like `expiredIds`. */
+  overdueSleeperIds(nowMs: number, pageSize: number): AsyncIterable<string[]>;
 }

@@ -26,6 +26,9 @@ export interface RegistrationStore {
   /** Takes the registration out; only the caller that gets it back may complete or fail it. */
   claim(clientId: string, regId: string): Promise<PendingRegistration | null>;
 
-  /** Registrations whose reads were not all answered in time. */
-  overdue(nowMs: number): Promise<Array<{ clientId: string; regId: string }>>;
+  /**
+   * Registrations whose reads were not all answered in time, in pages of at most `pageSize`,
+   * read only as far as the caller iterates (a failed one is taken out, so the next call goes on).
+   */
+  overdue(nowMs: number, pageSize: number): AsyncIterable<Array<{ clientId: string; regId: string }>>;
 }

@@ -9,7 +9,9 @@ import {
 } from '../../shared/store/device-writes';
 import { toSeconds, type DeviceItem } from '../../shared/store/model';
 import { RejectedValueError } from '../../shared/store/storable';
+import { dueDelay, maxDueDelay } from '../../shared/store/due';
 import { T0 } from './tables';
+import { allPages } from '../helpers/pages';
 
 /**
  * What every DeviceStore must do (shared/store/devices.ts), run against each implementation by
@@ -31,6 +33,10 @@ export function deviceItem(clientId: string, nowMs = T0, over: Partial<DeviceIte
     ...over,
   };
 }
+
+/** The first moment (epoch ms) the reaper's look-up finds a device that expires at `expiresAt` (epoch s). */
+const seenDueAt = (clientId: string, lifetime: number, expiresAt: number): number =>
+  (expiresAt + dueDelay(clientId, lifetime) + 1) * 1000;
 
 export function deviceStoreContract(name: string, make: () => Promise<DeviceStore>): void {
   describe(`DeviceStore contract: ${name}`, () => {
@@ -102,20 +108,56 @@ export function deviceStoreContract(name: string, make: () => Promise<DeviceStor
       await devices.create(deviceItem('a'), T0);
       expect(await devices.apply('a', changeDevice({ status: 'sleep' }, T0, { wakeBy: toSeconds(T0) + 60 }))).not.toBeNull();
       expect((await devices.get('a', T0))?.wakeBy).toBe(toSeconds(T0) + 60);
-      expect(await devices.overdueSleeperIds(T0 + 61_000)).toEqual(['a']);
+      expect(await allPages(devices.overdueSleeperIds(T0 + 61_000, 10))).toEqual(['a']);
       expect(await devices.apply('a', setStatus('offline', ['online'], T0))).toBeNull();
       expect(await devices.apply('a', setStatus('offline', ['sleep'], T0))).not.toBeNull();
       const after = await devices.get('a', T0);
       expect(after?.status).toBe('offline');
       expect(after?.wakeBy).toBeUndefined();
-      expect(await devices.overdueSleeperIds(T0 + 61_000)).toEqual([]);
+      expect(await allPages(devices.overdueSleeperIds(T0 + 61_000, 10))).toEqual([]);
     });
 
     test('a new lifetime counts from the write', async () => {
       await devices.create(deviceItem('a'), T0);
       await devices.apply('a', changeDevice({ lifetime: 30, ip: '10.0.0.2' }, T0 + 10_000));
       expect(await devices.get('a', T0 + 10_000)).toMatchObject({ lifetime: 30, ip: '10.0.0.2', expiresAt: toSeconds(T0) + 40 });
-      expect(await devices.expiredIds(T0 + 41_000)).toEqual(['a']);
+      expect(await allPages(devices.expiredIds(seenDueAt('a', 30, toSeconds(T0) + 40), 10))).toEqual(['a']);
+    });
+
+    test('a device comes due for the reaper its own delay after it expired: never before, at most a tenth of its lifetime after', async () => {
+      const ids = Array.from({ length: 40 }, (_, i) => `spread-${i}`);
+      for (const id of ids) await devices.create(deviceItem(id), T0);
+      const expiry = toSeconds(T0) + 600;
+      expect(await allPages(devices.expiredIds((expiry + 1) * 1000, 7))).toEqual(ids.filter((id) => dueDelay(id, 600) === 0));
+      for (const id of ids) {
+        const due = seenDueAt(id, 600, expiry);
+        expect(await allPages(devices.expiredIds(due - 1000, 7))).not.toContain(id);
+        expect(await allPages(devices.expiredIds(due, 7))).toContain(id);
+      }
+      // The 40 are spread over the minute a 600 s lifetime allows, not bunched at its start.
+      const delays = new Set(ids.map((id) => dueDelay(id, 600)));
+      expect(Math.max(...delays)).toBeLessThanOrEqual(maxDueDelay(600));
+      expect(delays.size).toBeGreaterThan(20);
+      expect((await allPages(devices.expiredIds((expiry + maxDueDelay(600) + 1) * 1000, 7))).sort()).toEqual([...ids].sort());
+    });
+
+    test('the look-ups come in pages of at most the size asked, each due device once', async () => {
+      const ids = Array.from({ length: 23 }, (_, i) => `page-${i}`);
+      for (const id of ids) {
+        await devices.create(deviceItem(id), T0);
+        await devices.apply(id, changeDevice({ status: 'sleep' }, T0, { wakeBy: toSeconds(T0) + 60 }));
+      }
+      const later = (toSeconds(T0) + 600 + maxDueDelay(600) + 1) * 1000;
+      for (const pages of [devices.expiredIds(later, 5), devices.overdueSleeperIds(later, 5)]) {
+        const sizes: number[] = [];
+        const seen: string[] = [];
+        for await (const page of pages) {
+          sizes.push(page.length);
+          seen.push(...page);
+        }
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(5);
+        expect(seen.sort()).toEqual([...ids].sort());
+      }
     });
 
     test('a value the store cannot hold is refused before the write, and changes nothing', async () => {
@@ -150,11 +192,13 @@ export function deviceStoreContract(name: string, make: () => Promise<DeviceStor
 
     test('a renewal after the reaper found a device due keeps it, and it is due again later', async () => {
       await devices.create(deviceItem('a'), T0);
-      expect(await devices.expiredIds(T0 + 602_000)).toEqual(['a']);
+      const found = seenDueAt('a', 600, toSeconds(T0) + 600);
+      expect(await allPages(devices.expiredIds(found, 10))).toEqual(['a']);
       await devices.apply('a', renew(T0 + 599_000));
-      expect(await devices.reap('a', T0 + 602_000)).toBeNull();
-      expect(await devices.expiredIds(T0 + 602_000)).toEqual([]);
-      expect(await devices.expiredIds(T0 + 1_200_000)).toEqual(['a']);
+      expect(await devices.reap('a', found)).toBeNull();
+      expect(await allPages(devices.expiredIds(found, 10))).toEqual([]);
+      // Due again as soon as the renewed lifetime runs out: the reaper already waited once.
+      expect(await allPages(devices.expiredIds(T0 + 1_200_000, 10))).toEqual(['a']);
     });
 
     test('pages of any size, followed by their cursors, hold every live device once', async () => {

@@ -2,6 +2,7 @@ import type { PendingRegistration } from '../../shared/store/model';
 import type { RegistrationStore } from '../../shared/store/registrations';
 import { RejectedValueError } from '../../shared/store/storable';
 import { T0 } from './tables';
+import { allPages } from '../helpers/pages';
 
 /** What every RegistrationStore must do (shared/store/registrations.ts); run by test/contract/registrations.test.ts. */
 export function pendingRegistration(clientId: string, over: Partial<PendingRegistration> = {}): PendingRegistration {
@@ -75,12 +76,27 @@ export function registrationStoreContract(name: string, make: () => Promise<Regi
 
     test('past its deadline it is overdue, takes no answer and is not "running"', async () => {
       await registrations.start(pendingRegistration('a'), T0);
-      expect(await registrations.overdue(T0 + 5_000)).toEqual([]);
+      expect(await allPages(registrations.overdue(T0 + 5_000, 10))).toEqual([]);
       const late = T0 + 12_000;
-      expect(await registrations.overdue(late)).toEqual([{ clientId: 'a', regId: 'reg-a' }]);
+      expect(await allPages(registrations.overdue(late, 10))).toEqual([{ clientId: 'a', regId: 'reg-a' }]);
       expect(await registrations.get('a', late)).toBeNull();
       expect(await registrations.recordAnswer('a', 100, { status: 205, data: {} }, late)).toBeNull();
       expect(await registrations.start(pendingRegistration('a', { regId: 'again' }), late)).not.toBe('running');
+    });
+
+    test('the overdue ones come in pages of at most the size asked, each once', async () => {
+      const ids = Array.from({ length: 12 }, (_, i) => `p${i}`);
+      for (const id of ids) await registrations.start(pendingRegistration(id), T0);
+      const sizes: number[] = [];
+      const seen: Array<{ clientId: string; regId: string }> = [];
+      for await (const page of registrations.overdue(T0 + 12_000, 5)) {
+        sizes.push(page.length);
+        seen.push(...page);
+      }
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(5);
+      expect(seen.sort((a, b) => a.clientId.localeCompare(b.clientId))).toEqual(
+        [...ids].sort().map((id) => ({ clientId: id, regId: `reg-${id}` })),
+      );
     });
   });
 }

@@ -2,6 +2,7 @@ import { handler as deregister } from '../../functions/deregister';
 import { handler as lwt } from '../../functions/lwt';
 import { handler as notify } from '../../functions/notify';
 import { handler as ping } from '../../functions/ping';
+import { handler as reaper } from '../../functions/reaper';
 import { handler as register } from '../../functions/register';
 import { handler as response } from '../../functions/response';
 import { handler as schedule } from '../../functions/schedule';
@@ -9,6 +10,7 @@ import { handler as update } from '../../functions/update';
 import type { ChannelMessage } from '../../shared/deps';
 import { ensureTable } from '../../shared/store/table/definition';
 import { startIotDataEndpoint, type IotDataEndpoint } from '../helpers/iot-data-endpoint';
+import { eventually } from '../helpers/poll';
 import { startTestStore, type RecordingPublisher, type TestStore } from '../helpers/recorder';
 
 /**
@@ -171,6 +173,24 @@ describe('a spoofed event (the publishing MQTT client is not the topic clientId)
     expect(published.on(`ping/response/${id}`)).toEqual([{ transId: 9, status: 200 }]);
     expect(published.on(`lwmqn/events/${id}/devUpdate`)).toEqual([]);
   });
+});
+
+test('the reaper entry takes its deadline from the Lambda context: with less than its margin left it starts nothing', async () => {
+  const id = 'entry-dev-6';
+  await registerThroughEntries(id);
+  await update(ruleEvent(`update/${id}`, { transId: 2, lifetime: 1 }));
+  published.clear();
+  // Once the second has passed: a context with 9 s left is inside the 10 s margin, one with 50 s is not.
+  await eventually(
+    async () => {
+      const cut = await reaper(undefined, { getRemainingTimeInMillis: () => 9_000 });
+      expect(cut).toMatchObject({ expired: [], left: 0, stoppedEarly: true });
+      const report = await reaper(undefined, { getRemainingTimeInMillis: () => 50_000 });
+      expect(report).toMatchObject({ expired: [id], left: 0, stoppedEarly: false });
+    },
+    { timeoutMs: 5_000, intervalMs: 200 },
+  );
+  expect(published.on(`lwmqn/events/${id}/devLeaving`)).toHaveLength(1);
 });
 
 test('a store failure rejects the invocation, so Lambda retries it and then dead-letters it', async () => {

@@ -104,10 +104,14 @@ describe('topic rules', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: [{ Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }] },
     });
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', CLIENT_CHANNELS.length);
-    template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
-    });
+    for (const channel of CLIENT_CHANNELS) {
+      const fnId = logicalIdOfFunction(bundled.stack, bundled.stack.channelFunctions[channel]);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+    }
   });
 });
 
@@ -208,6 +212,7 @@ describe('functions', () => {
       defaultLifetime: 3600,
       join: 'permit',
       iotEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
+      indexShards: 32,
     });
     const t = s.template.toJSON();
     const ours = Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function');
@@ -219,6 +224,7 @@ describe('functions', () => {
         LWMQN_REQUEST_TIMEOUT_MS: '7000',
         LWMQN_DEFAULT_LIFETIME: '3600',
         LWMQN_JOIN: 'permit',
+        LWMQN_INDEX_SHARDS: '32',
       });
     }
     s.template.resourceCountIs('Custom::AWS', 0);
@@ -238,13 +244,35 @@ describe('functions', () => {
     });
   });
 
-  test('the reaper runs every minute', () => {
+  test('by default the index shards keep every index partition under half its 1,000 writes a second in a 1M-device re-registration burst', () => {
+    // The arithmetic of infra/settings.ts: 1,000,000 registrations in 5 minutes, 2 index writes
+    // each into one partition, over the shards.
+    const perPartition = (2 * Math.ceil(1_000_000 / 300)) / DEFAULT_SETTINGS.indexShards;
+    expect(perPartition).toBeLessThan(500);
+    const ours = resourcesOf('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.TABLE_NAME);
+    expect(ours).toHaveLength(10);
+    for (const [, fn] of ours) {
+      expect(fn.Properties.Environment.Variables.LWMQN_INDEX_SHARDS).toBe(String(DEFAULT_SETTINGS.indexShards));
+    }
+  });
+
+  test('the reaper runs every minute, 55 s at most, and is never run again: two runs never overlap on one pile', () => {
     const reaperId = logicalIdOfFunction(bundled.stack, bundled.stack.reaperFunction);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [reaperId, 'Arn'] } })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [reaperId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+        }),
+      ],
     });
+    expect(json.Resources[reaperId].Properties.Timeout).toBe(55);
+    const configs = resourcesOf('AWS::Lambda::EventInvokeConfig').filter(([, c]) => c.Properties.FunctionName.Ref === reaperId);
+    expect(configs.map(([, c]) => c.Properties)).toEqual([
+      { FunctionName: { Ref: reaperId }, Qualifier: '$LATEST', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+    ]);
   });
 });
 
@@ -397,6 +425,7 @@ describe('context settings', () => {
         join: 'permit',
         iotEndpoint: 'https://abc-ats.iot.us-east-1.amazonaws.com/',
         bindThingName: 'true',
+        indexShards: '64',
       }),
     ).toMatchObject({
       tableName: 'lwmqn',
@@ -405,6 +434,7 @@ describe('context settings', () => {
       join: 'permit',
       iotEndpoint: 'abc-ats.iot.us-east-1.amazonaws.com',
       bindThingName: true,
+      indexShards: 64,
     });
   });
 
@@ -415,6 +445,8 @@ describe('context settings', () => {
     [{ tableName: 'a b' }, /tableName/],
     [{ iotEndpoint: 'not an endpoint' }, /iotEndpoint/],
     [{ bindThingName: 'yes' }, /bindThingName/],
+    [{ indexShards: '0' }, /indexShards/],
+    [{ indexShards: 'many' }, /indexShards/],
   ])('rejects %j at synth', (ctx, message) => {
     expect(() => from(ctx)).toThrow(message);
   });

@@ -1,5 +1,6 @@
 import { MemoryRegistrationStore } from '../../local/memory-registrations';
 import type { PendingRegistration } from '../../shared/store/model';
+import { allPages } from '../helpers/pages';
 
 const T0 = 1_700_000_000_000;
 
@@ -25,18 +26,18 @@ test('a grace moment later than the deadline holds the discovery: a late answer 
   await store.start(discovery('a', T0 + 10_000), T0);
   grace = T0 + 25_000;
   const late = T0 + 20_000;
-  expect(await store.overdue(late)).toEqual([]);
+  expect(await allPages(store.overdue(late, 10))).toEqual([]);
   expect(await store.get('a', late)).not.toBeNull();
   const answered = await store.recordAnswer('a', 100, { status: 205, data: { 0: {} } }, late);
   expect(answered?.remaining).toBe(0);
-  expect(await store.overdue(T0 + 26_000)).toEqual([{ clientId: 'a', regId: 'reg-a' }]);
+  expect(await allPages(store.overdue(T0 + 26_000, 10))).toEqual([{ clientId: 'a', regId: 'reg-a' }]);
 });
 
 test('a grace moment earlier than the deadline changes nothing', async () => {
   const store = new MemoryRegistrationStore(() => T0 + 5_000);
   await store.start(discovery('b', T0 + 30_000), T0);
-  expect(await store.overdue(T0 + 20_000)).toEqual([]);
-  expect(await store.overdue(T0 + 32_000)).toEqual([{ clientId: 'b', regId: 'reg-b' }]);
+  expect(await allPages(store.overdue(T0 + 20_000, 10))).toEqual([]);
+  expect(await allPages(store.overdue(T0 + 32_000, 10))).toEqual([{ clientId: 'b', regId: 'reg-b' }]);
 });
 
 test('without a grace, an answer after the deadline is refused and the discovery is overdue', async () => {
@@ -44,5 +45,5 @@ test('without a grace, an answer after the deadline is refused and the discovery
   await store.start(discovery('c', T0 + 10_000), T0);
   const late = T0 + 12_000;
   expect(await store.recordAnswer('c', 100, { status: 205, data: { 0: {} } }, late)).toBeNull();
-  expect(await store.overdue(late)).toEqual([{ clientId: 'c', regId: 'reg-c' }]);
+  expect(await allPages(store.overdue(late, 10))).toEqual([{ clientId: 'c', regId: 'reg-c' }]);
 });

@@ -14,9 +14,9 @@ import {
  *
  * `byExpiry` is sorted on `dueAt`, not on `expiresAt`: every notify renews `expiresAt`, and an
  * index keyed on it would turn each notify into three write units (the base item plus the index
- * entry deleted and written again). `dueAt` is when the reaper should look next; it is never
- * later than `expiresAt`, moves only when the lifetime changes or the reaper finds the device
- * renewed, so a notify stays one write.
+ * entry deleted and written again). `dueAt` is when the reaper should look next: the expiry a
+ * registration or a new lifetime gives, plus the device's spread (shared/store/due.ts), or the
+ * renewed expiry the reaper found. It moves only then, so a notify stays one write.
  */
 export const EXPIRY_INDEX = 'byExpiry';
 export const SLEEP_INDEX = 'bySleep';

@@ -1,13 +1,14 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DevicePage, DeviceStore } from '../devices';
 import type { DeviceWrite, Path } from '../device-writes';
+import { dueDelay } from '../due';
 import { toSeconds, type DeviceItem, type DeviceRecord } from '../model';
 import { assertStorable } from '../storable';
 import type { Table } from './client';
 import { EXPIRY_INDEX, RECORD_ATTRIBUTES, SLEEP_INDEX } from './definition';
 import { renderUpdate } from './expressions';
 import { readIndexPage } from './device-pages';
-import { queryIndex } from './index-query';
+import { indexPages, queryIndex } from './index-query';
 import {
   clientIdOfKey,
   DEVICE_SK,
@@ -66,7 +67,7 @@ export class TableDeviceStore implements DeviceStore {
             ...deviceKey(item.clientId),
             ...item,
             kind: await this.partition('d', item.clientId),
-            dueAt: indexSortValue(item.clientId, item.expiresAt),
+            dueAt: indexSortValue(item.clientId, item.expiresAt + dueDelay(item.clientId, item.lifetime)),
           },
           ConditionExpression: CLIENT_ID_IS_FREE,
           ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
@@ -114,15 +115,21 @@ export class TableDeviceStore implements DeviceStore {
 
   /**
    * The index attributes follow the record (shared/store/table/definition.ts): a new lifetime
-   * may bring the expiry before the reaper's next look (`dueAt`), and a sleep deadline puts the
-   * device in the sleep index (`sleepKind`) until it is cleared.
+   * may bring the expiry before the reaper's next look (`dueAt`, spread by shared/store/due.ts),
+   * and a sleep deadline puts the device in the sleep index (`sleepKind`) until it is cleared.
    */
   private async withIndexUpkeep(clientId: string, write: DeviceWrite): Promise<DeviceWrite> {
     const set = [...write.set];
     const remove = [...write.remove];
-    const expiry = write.set.find((s) => isAttr(s.path, 'expiresAt'));
-    if (expiry && 'value' in expiry.to && write.set.some((s) => isAttr(s.path, 'lifetime'))) {
-      set.push({ path: ['dueAt'], to: { value: indexSortValue(clientId, expiry.to.value as number) } });
+    const expiry = write.set.find((s) => isAttr(s.path, 'expiresAt'))?.to;
+    const lifetime = write.set.find((s) => isAttr(s.path, 'lifetime'))?.to;
+    if (expiry && lifetime) {
+      // A new lifetime is always a value (changeDevice), so is the expiry it gives.
+      const delay = 'value' in lifetime ? dueDelay(clientId, Number(lifetime.value)) : 0;
+      set.push({
+        path: ['dueAt'],
+        to: 'value' in expiry ? { value: indexSortValue(clientId, Number(expiry.value) + delay) } : expiry,
+      });
     }
     if (write.set.some((s) => isAttr(s.path, 'wakeBy'))) {
       set.push({ path: ['sleepKind'], to: { value: await this.partition('s', clientId) } });
@@ -211,28 +218,18 @@ export class TableDeviceStore implements DeviceStore {
     return (await this.indexedDevices()).map((i) => clientIdOfKey(i.pk));
   }
 
-  async expiredIds(nowMs: number): Promise<string[]> {
-    const items = await queryIndex(this.table, {
-      index: EXPIRY_INDEX,
-      kind: 'd',
-      hashAttr: 'kind',
-      rangeAttr: 'dueAt',
-      below: toSeconds(nowMs),
-      oneAtATime: true,
-    });
-    return items.map((i) => clientIdOfKey(i.pk));
+  async *expiredIds(nowMs: number, pageSize: number): AsyncIterable<string[]> {
+    const query = { index: EXPIRY_INDEX, kind: 'd', hashAttr: 'kind', rangeAttr: 'dueAt', attributes: ['pk'] } as const;
+    for await (const items of indexPages(this.table, { ...query, below: toSeconds(nowMs) }, pageSize)) {
+      yield items.map((i) => clientIdOfKey(i.pk));
+    }
   }
 
-  async overdueSleeperIds(nowMs: number): Promise<string[]> {
-    const items = await queryIndex(this.table, {
-      index: SLEEP_INDEX,
-      kind: 's',
-      hashAttr: 'sleepKind',
-      rangeAttr: 'wakeBy',
-      below: toSeconds(nowMs),
-      oneAtATime: true,
-    });
-    return items.map((i) => clientIdOfKey(i.pk));
+  async *overdueSleeperIds(nowMs: number, pageSize: number): AsyncIterable<string[]> {
+    const query = { index: SLEEP_INDEX, kind: 's', hashAttr: 'sleepKind', rangeAttr: 'wakeBy', attributes: ['pk'] } as const;
+    for await (const items of indexPages(this.table, { ...query, below: toSeconds(nowMs) }, pageSize)) {
+      yield items.map((i) => clientIdOfKey(i.pk));
+    }
   }
 
   private indexedDevices(): Promise<Record<string, unknown>[]> {

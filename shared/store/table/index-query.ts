@@ -9,8 +9,6 @@ export interface IndexQuery {
   rangeAttr: string;
   /** Only items whose range attribute is below this; all of the partition when absent. */
   below?: number;
-  /** One shard after another (background work), instead of all at once. */
-  oneAtATime?: boolean;
 }
 
 /** Every item of a sparse index partition, over all shards, page by page. */
@@ -36,10 +34,45 @@ export async function queryIndex(table: Table, q: IndexQuery): Promise<Record<st
     return found;
   };
   const shards = Array.from({ length: await table.shards() }, (_, shard) => shard);
-  if (!q.oneAtATime) return (await Promise.all(shards.map(queryShard))).flat();
-  // The reaper's background look-ups, one after another: a burst of them at once would stall
-  // the devices' own store calls behind it (and show in their worst latencies).
-  const found: Record<string, unknown>[] = [];
-  for (const shard of shards) found.push(...(await queryShard(shard)));
-  return found;
+  return (await Promise.all(shards.map(queryShard))).flat();
+}
+
+/**
+ * The items of a sparse index partition whose range attribute is below `below`, in pages of at
+ * most `pageSize`, read only as far as the caller iterates: the reaper works through a pile
+ * bigger than one run can handle a page at a time and stops at its deadline (functions/reaper.ts).
+ * The shards take turns, a page each, so a run that stops early has worked on all of them; one
+ * query at a time, as background work: a burst of them would stall the devices' own store calls.
+ */
+export async function* indexPages(
+  table: Table,
+  q: IndexQuery & { below: number; attributes: readonly string[] },
+  pageSize: number,
+): AsyncGenerator<Record<string, unknown>[]> {
+  const cursors = new Map<number, Record<string, unknown> | undefined>();
+  for (let shard = 0; shard < (await table.shards()); shard++) cursors.set(shard, undefined);
+  while (cursors.size > 0) {
+    for (const [shard, start] of [...cursors]) {
+      const out = await table.doc.send(
+        new QueryCommand({
+          TableName: table.name,
+          IndexName: q.index,
+          KeyConditionExpression: '#h = :h AND #r < :b',
+          ProjectionExpression: q.attributes.map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: {
+            '#h': q.hashAttr,
+            '#r': q.rangeAttr,
+            ...Object.fromEntries(q.attributes.map((a, i) => [`#a${i}`, a])),
+          },
+          ExpressionAttributeValues: { ':h': `${q.kind}#${shard}`, ':b': q.below },
+          ExclusiveStartKey: start,
+          Limit: pageSize,
+        }),
+      );
+      if (out.LastEvaluatedKey) cursors.set(shard, out.LastEvaluatedKey);
+      else cursors.delete(shard);
+      const items = (out.Items ?? []) as Record<string, unknown>[];
+      if (items.length > 0) yield items;
+    }
+  }
 }

@@ -4,7 +4,7 @@ import type { RegistrationStore } from '../registrations';
 import { assertStorable } from '../storable';
 import type { Table } from './client';
 import { EXPIRY_INDEX } from './definition';
-import { queryIndex } from './index-query';
+import { indexPages } from './index-query';
 import {
   clientIdOfKey,
   indexPartition,
@@ -112,15 +112,10 @@ export class TableRegistrationStore implements RegistrationStore {
     }
   }
 
-  async overdue(nowMs: number): Promise<Array<{ clientId: string; regId: string }>> {
-    const items = await queryIndex(this.table, {
-      index: EXPIRY_INDEX,
-      kind: 'r',
-      hashAttr: 'kind',
-      rangeAttr: 'dueAt',
-      below: toSeconds(nowMs),
-      oneAtATime: true,
-    });
-    return items.map((i) => ({ clientId: clientIdOfKey(i.pk), regId: String(i.regId) }));
+  async *overdue(nowMs: number, pageSize: number): AsyncIterable<Array<{ clientId: string; regId: string }>> {
+    const query = { index: EXPIRY_INDEX, kind: 'r', hashAttr: 'kind', rangeAttr: 'dueAt', attributes: ['pk', 'regId'] } as const;
+    for await (const items of indexPages(this.table, { ...query, below: toSeconds(nowMs) }, pageSize)) {
+      yield items.map((i) => ({ clientId: clientIdOfKey(i.pk), regId: String(i.regId) }));
+    }
   }
 }
