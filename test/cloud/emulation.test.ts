@@ -1,3 +1,5 @@
+import { DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import mqtt, { type MqttClient } from 'mqtt';
 import { makeNode, nodeCall, type E2eNode } from '../helpers/mqtt-node';
 import { eventually } from '../helpers/poll';
 import { CloudEmulation, synthesize, type Observer } from './emulator';
@@ -10,11 +12,12 @@ import { CloudEmulation, synthesize, type Observer } from './emulator';
  * whose ACL is the template's device policy.
  */
 
-const REQUEST_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = 6000;
 
 let emu: CloudEmulation;
 let events: Observer;
 const nodes: E2eNode[] = [];
+const clients: MqttClient[] = [];
 
 beforeAll(async () => {
   const assembly = await synthesize({
@@ -29,6 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.close().catch(() => undefined)));
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
   await emu?.close();
 });
 
@@ -90,10 +94,124 @@ describe('a device through the emulated cloud', () => {
     const read = await api('POST', '/devices/cloud-dev-1/read', { path: 'temperature/0/sensorValue' });
     expect(read).toEqual({ status: 200, body: { status: 205, data: 22.25 } });
   }, 20_000);
+
+  test('sleeps and wakes: schedule 200 both times, devStatus sleep then online', async () => {
+    expect((await nodeCall((cb) => node.node.checkout(60, cb))).status).toBe(200);
+    await eventually(async () => expect((await api('GET', '/devices/cloud-dev-1')).body.status).toBe('sleep'));
+    expect((await nodeCall((cb) => node.node.checkin(cb))).status).toBe(200);
+    await eventually(async () => expect((await api('GET', '/devices/cloud-dev-1')).body.status).toBe('online'));
+    await eventually(() => expect(eventsOf('cloud-dev-1', 'devStatus').map((e) => e.data)).toEqual(['online', 'sleep', 'online']));
+  }, 20_000);
+
+  test('deregisters: 202, devLeaving, and the API no longer knows it', async () => {
+    expect((await nodeCall((cb) => node.node.deregister(cb))).status).toBe(202);
+    await eventually(() => expect(eventsOf('cloud-dev-1', 'devLeaving')).toHaveLength(1));
+    expect((await api('GET', '/devices/cloud-dev-1')).status).toBe(404);
+  }, 20_000);
 });
 
-test('every SDK call the functions made was allowed by their roles', () => {
-  expect(emu.sdkCalls.length).toBeGreaterThan(0);
-  expect(emu.deniedCalls()).toEqual([]);
+test('a device that stays silent: the API read gets 504 with 408 after the request timeout', async () => {
+  const { node, status } = await device('cloud-dev-2');
+  expect(status).toBe(201);
+  await node.close(); // registered, but nobody answers on request/cloud-dev-2 any more
+  const read = await api('POST', '/devices/cloud-dev-2/read', { path: 'temperature/0/sensorValue' });
+  expect(read).toMatchObject({ status: 504, body: { status: 408 } });
+}, 30_000);
+
+test('a device whose lifetime ends is removed by the scheduled reaper: devLeaving, then 404', async () => {
+  const { node, status } = await device('cloud-dev-3', { lifetime: 2 });
+  expect(status).toBe(201);
+  await node.close(); // no more lifetime updates
+  // The schedule (rate(1 minute) in the template) is run on demand here, until the lifetime has passed.
+  const reaper = emu.schedules.find((s) => s.target === emu.fn('Reaper'))!;
+  await eventually(
+    async () => {
+      await emu.runSchedule(reaper);
+      expect(eventsOf('cloud-dev-3', 'devLeaving')).toHaveLength(1);
+    },
+    { timeoutMs: 15_000, intervalMs: 500 },
+  );
+  expect((await api('GET', '/devices/cloud-dev-3')).status).toBe(404);
+}, 30_000);
+
+describe('a registration whose reads go unanswered', () => {
+  test('gets its 500 only from the reaper: nothing before the reaper runs, 500 at the first run after the request timeout', async () => {
+    const id = 'cloud-dev-4';
+    const client = await mqtt.connectAsync(emu.broker.url, { clientId: id, reconnectPeriod: 0 });
+    clients.push(client);
+    const answers: Array<{ at: number; body: any }> = [];
+    const reads: unknown[] = [];
+    client.on('message', (topic, payload) => {
+      if (topic === `register/response/${id}`) answers.push({ at: Date.now(), body: JSON.parse(payload.toString()) });
+      else reads.push(JSON.parse(payload.toString()));
+    });
+    await client.subscribeAsync([`register/response/${id}`, `request/${id}`], { qos: 1 });
+    const sent = Date.now();
+    await client.publishAsync(
+      `register/${id}`,
+      JSON.stringify({ transId: 41, lifetime: 600, ip: '10.0.0.4', mac: 'AA:BB:CC:00:00:04', objList: { '3303': [0] } }),
+      { qos: 1 },
+    );
+    await eventually(() => expect(reads).toHaveLength(1)); // the server's read, never answered
+
+    // What the cloud guarantees today: nothing answers the device until the reaper runs (once a
+    // minute), so a device waits from LWMQN_REQUEST_TIMEOUT_MS up to a minute longer for its 500.
+    await new Promise((resolve) => setTimeout(resolve, REQUEST_TIMEOUT_MS + 2000));
+    expect(answers).toEqual([]);
+
+    const reaper = emu.schedules.find((s) => s.target === emu.fn('Reaper'))!;
+    await emu.runSchedule(reaper);
+    await eventually(() => expect(answers.map((a) => a.body)).toEqual([{ transId: 41, status: 500 }]));
+    expect(answers[0].at - sent).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
+  }, 30_000);
+});
+
+describe("IAM: every call is checked against the statements of the calling function's role", () => {
+  test('a call the role does not allow is refused, as AWS would refuse it', async () => {
+    const fn = emu.fn('Register');
+    const before = emu.sdkCalls.length;
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: emu.dynamoEndpoint,
+      credentials: { accessKeyId: fn.logicalId, secretAccessKey: 'emulated' },
+    });
+    try {
+      await expect(client.send(new ScanCommand({ TableName: emu.tableName }))).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+      });
+      await expect(client.send(new DescribeTableCommand({ TableName: emu.tableName }))).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+      });
+    } finally {
+      client.destroy();
+    }
+    const publish = await fetch(`${emu.iotDataEndpoint}/topics/${encodeURIComponent('register/cloud-dev-9')}?qos=1`, {
+      method: 'POST',
+      headers: { authorization: `AWS4-HMAC-SHA256 Credential=${fn.logicalId}/20260101/us-east-1/iotdata/aws4_request` },
+      body: '{}',
+    });
+    expect(publish.status).toBe(403);
+    const probes = emu.sdkCalls.splice(before); // the probes' own calls, kept out of the final check
+    expect(probes.map((c) => [c.action, c.allowed])).toEqual([
+      ['dynamodb:Scan', false],
+      ['dynamodb:DescribeTable', false],
+      ['iot:Publish', false],
+    ]);
+  });
+
+  test("the functions' own calls, table, index and topics, were all allowed", () => {
+    const calls = emu.sdkCalls;
+    expect(calls.length).toBeGreaterThan(0);
+    // The checks saw the index queries and the publishes, not only item calls.
+    expect(calls.some((c) => c.action === 'dynamodb:Query' && c.resource.endsWith('/index/byExpiry'))).toBe(true);
+    expect(calls.some((c) => c.action === 'iot:Publish' && c.resource.endsWith(':topic/request/cloud-dev-1'))).toBe(true);
+    expect(new Set(calls.map((c) => c.function))).toEqual(
+      new Set(['Register', 'Response', 'Notify', 'Schedule', 'Deregister', 'Api', 'Reaper'].map((p) => emu.fn(p).logicalId)),
+    );
+    expect(emu.deniedCalls()).toEqual([]);
+  });
+});
+
+test('no invocation failed (no retry, nothing for the failed-messages queue)', () => {
   expect(emu.failures).toEqual([]);
 });

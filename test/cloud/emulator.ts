@@ -87,7 +87,7 @@ interface Container {
 }
 
 /** At most this many execution environments per function: Lambda scales further, this machine does not. */
-const MAX_CONTAINERS = 4;
+const MAX_CONTAINERS = 2;
 const INTERNAL_USER = 'emulated-iot-core';
 
 /** Runs the CDK app exactly as `cdk synth` does (cdk.json's `app`, CDK_OUTDIR, CDK_CONTEXT_JSON). */
@@ -125,8 +125,10 @@ export class CloudEmulation {
   private readonly observers: MqttClient[] = [];
   private store?: TestStore;
   private iot?: MqttClient;
-  private dynamoUrl = '';
-  private iotDataUrl = '';
+  /** The DynamoDB endpoint the functions use: the IAM gateway in front of dynalite. */
+  dynamoEndpoint = '';
+  /** The IoT data plane stand-in the functions publish through (IAM-checked, into Mosquitto). */
+  iotDataEndpoint = '';
   private readonly dir = mkdtempSync(join(tmpdir(), 'lwmqn-cloud-run-'));
   private readonly suffix = `${process.pid}${Date.now().toString(36)}`;
   private closing = false;
@@ -148,16 +150,33 @@ export class CloudEmulation {
       await this.createTable();
       this.broker = await this.startBroker();
       this.iot = await connectInternal(this.broker.url, `emulated-iot-core-${this.suffix}`, this.suffix);
-      this.dynamoUrl = await this.listen((req, res) => this.dynamoGateway(req, res));
-      this.iotDataUrl = await this.listen((req, res) => this.iotDataGateway(req, res));
+      this.dynamoEndpoint = await this.listen((req, res) => this.dynamoGateway(req, res));
+      this.iotDataEndpoint = await this.listen((req, res) => this.iotDataGateway(req, res));
       this.loadFunctions();
       await this.startRules();
       await this.startHttpApi();
       this.loadSchedules();
+      await this.warmUp();
     } catch (err) {
       await this.close();
       throw err;
     }
+  }
+
+  /**
+   * One execution environment per function started up front, two at a time: on this shared
+   * machine ten cold starts at the first messages would take longer than the request timeout
+   * the test runs with. Lambda's own cold starts take a fraction of a second.
+   */
+  private async warmUp(): Promise<void> {
+    const fns = [...this.functions.values()];
+    const next = async (): Promise<void> => {
+      const fn = fns.shift();
+      if (!fn) return;
+      this.containers.get(fn.logicalId)!.push(await this.startContainer(fn));
+      return next();
+    };
+    await Promise.all([next(), next()]);
   }
 
   /** A function by the start of its logical id (`Register`, `Api`, `Reaper`). */
@@ -360,10 +379,10 @@ export class CloudEmulation {
       PATH: process.env.PATH,
       ...fn.env,
       // The one value replaced: the data endpoint is the local stand-in, not the account's host.
-      IOT_DATA_ENDPOINT: this.iotDataUrl,
+      IOT_DATA_ENDPOINT: this.iotDataEndpoint,
       // The SDK's own endpoint override (no variable of the application): DynamoDB is dynalite,
       // behind the IAM gateway.
-      AWS_ENDPOINT_URL_DYNAMODB: this.dynamoUrl,
+      AWS_ENDPOINT_URL_DYNAMODB: this.dynamoEndpoint,
       AWS_REGION: REGION,
       AWS_DEFAULT_REGION: REGION,
       // The role's temporary credentials; the access key names the function to the gateways.
@@ -388,7 +407,12 @@ export class CloudEmulation {
       silent: true,
       cwd: fn.codeDir,
     });
-    const log = (d: Buffer) => fn.logs.push(...d.toString('utf8').split('\n').filter(Boolean));
+    const log = (d: Buffer) => {
+      const lines = d.toString('utf8').split('\n').filter(Boolean);
+      fn.logs.push(...lines);
+      // LWMQN_EMULATION_LOGS=1 shows the functions' logs as they come (CloudWatch's live tail).
+      if (process.env.LWMQN_EMULATION_LOGS === '1') for (const line of lines) process.stderr.write(`[${fn.logicalId}] ${line}\n`);
+    };
     child.stdout?.on('data', log);
     child.stderr?.on('data', log);
     const container: Container = { child, busy: false };
