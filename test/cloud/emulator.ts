@@ -1,11 +1,11 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ROOT } from '../../infra/bundle';
 import { mosquittoBinary, startMosquitto, type MosquittoProcess } from '../helpers/mosquitto';
@@ -18,6 +18,7 @@ import {
   checkStatement,
   compileSelect,
   isAllowed,
+  matchesPattern,
   parseRuleSql,
   rateMs,
   readAssembly,
@@ -51,6 +52,33 @@ export interface FailedInvocation {
   source: string;
   error: string;
 }
+
+/** Whoever makes a call: a function, or a service acting with a role of the stack (a pipe). */
+export interface Principal {
+  logicalId: string;
+  roleId: string;
+  name: string;
+  statements: Statement[];
+}
+
+interface EmulatedQueue {
+  logicalId: string;
+  arn: string;
+  delayMs: number;
+  visibilityMs: number;
+  maxReceiveCount: number;
+  consumers: EmulatedFunction[];
+  sent: number;
+}
+
+interface StoreAnswer {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+/** The writes DynamoDB Streams reports (the store issues no batch or transaction writes; those would fail loudly). */
+const STREAMED_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
 
 export interface Observer {
   messages: Array<{ topic: string; payload: string }>;
@@ -123,6 +151,12 @@ export class CloudEmulation {
   private readonly calls = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly servers: Server[] = [];
   private readonly observers: MqttClient[] = [];
+  private readonly queues = new Map<string, EmulatedQueue>();
+  private readonly streamReaders: Array<(record: Record<string, unknown>) => void> = [];
+  private readonly keyLocks = new Map<string, Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private streamViewType?: string;
+  private sequence = 0;
   private store?: TestStore;
   private iot?: MqttClient;
   /** The DynamoDB endpoint the functions use: the IAM gateway in front of dynalite. */
@@ -153,6 +187,9 @@ export class CloudEmulation {
       this.dynamoEndpoint = await this.listen((req, res) => this.dynamoGateway(req, res));
       this.iotDataEndpoint = await this.listen((req, res) => this.iotDataGateway(req, res));
       this.loadFunctions();
+      this.loadQueues();
+      this.loadEventSourceMappings();
+      this.loadPipes();
       await this.startRules();
       await this.startHttpApi();
       this.loadSchedules();
@@ -177,6 +214,11 @@ export class CloudEmulation {
       return next();
     };
     await Promise.all([next(), next()]);
+  }
+
+  /** How many messages each queue of the stack was sent, by logical id. */
+  queueSends(): Record<string, number> {
+    return Object.fromEntries([...this.queues.values()].map((q) => [q.logicalId, q.sent]));
   }
 
   /** A function by the start of its logical id (`Register`, `Api`, `Reaper`). */
@@ -224,6 +266,7 @@ export class CloudEmulation {
 
   async close(): Promise<void> {
     this.closing = true;
+    for (const timer of this.timers) clearTimeout(timer);
     for (const list of this.containers.values()) for (const c of list) c.child.kill('SIGKILL');
     this.containers.clear();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => (s.closeAllConnections(), s.close(() => resolve())))));
@@ -251,31 +294,237 @@ export class CloudEmulation {
         BillingMode: p.BillingMode,
       }),
     );
+    this.streamViewType = (p.StreamSpecification as { StreamViewType?: string } | undefined)?.StreamViewType;
   }
 
   private dynamoGateway(req: IncomingMessage, res: ServerResponse): void {
-    void readBody(req).then((body) => {
+    void readBody(req).then(async (body) => {
       const fn = this.caller(req);
       const target = String(req.headers['x-amz-target'] ?? '');
-      const action = `dynamodb:${target.slice(target.indexOf('.') + 1)}`;
-      const resources = dynamoResources(JSON.parse(body.toString('utf8') || '{}') as Record<string, any>);
-      const denied = this.authorize(fn, action, resources);
+      const operation = target.slice(target.indexOf('.') + 1);
+      const action = `dynamodb:${operation}`;
+      const request = JSON.parse(body.toString('utf8') || '{}') as Record<string, any>;
+      const denied = this.authorize(fn, action, dynamoResources(request));
       if (denied) {
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
         res.end(JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message: denied }));
         return;
       }
-      const upstream = new URL(this.store!.endpoint);
+      if (this.streamViewType && /^(BatchWriteItem|TransactWriteItems)$/.test(operation)) {
+        this.fail(fn?.logicalId ?? '(unsigned)', 'table stream', `the stream record of a ${operation} is not implemented`);
+      }
+      const forward = () => this.forwardToStore(req, body);
+      let answer: StoreAnswer;
+      try {
+        answer =
+          this.streamViewType && STREAMED_WRITES.has(operation) ? await this.streamed(operation, request, forward) : await forward();
+      } catch (err) {
+        res.destroy(err as Error);
+        return;
+      }
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+    });
+  }
+
+  private forwardToStore(req: IncomingMessage, body: Buffer): Promise<StoreAnswer> {
+    const upstream = new URL(this.store!.endpoint);
+    return new Promise((resolve, reject) => {
       const forward = httpRequest(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
-          res.writeHead(answer.statusCode ?? 500, answer.headers);
-          answer.pipe(res);
+          void readBody(answer).then((b) => resolve({ status: answer.statusCode ?? 500, headers: answer.headers, body: b }), reject);
         },
       );
-      forward.on('error', (err) => res.destroy(err));
+      forward.on('error', reject);
       forward.end(body);
     });
+  }
+
+  /**
+   * The table's stream: a write's item is read before and after it (writes to one key one after
+   * another, so the two reads belong to it), and the change goes to the stream's readers as the
+   * record DynamoDB Streams would carry, with the images the StreamViewType asks for.
+   */
+  private async streamed(operation: string, request: Record<string, any>, write: () => Promise<StoreAnswer>): Promise<StoreAnswer> {
+    const source = (operation === 'PutItem' ? request.Item : request.Key) as Record<string, AttributeValue>;
+    const keyNames = (this.tableProps().KeySchema as { AttributeName: string }[]).map((k) => k.AttributeName);
+    const Key = Object.fromEntries(keyNames.map((k) => [k, source[k]]));
+    const lockKey = JSON.stringify(Key);
+    const previous = this.keyLocks.get(lockKey) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.keyLocks.set(lockKey, mine);
+    await previous;
+    try {
+      const read = async () =>
+        (await this.store!.client.send(new GetItemCommand({ TableName: this.tableName, Key, ConsistentRead: true }))).Item;
+      const before = await read();
+      const answer = await write();
+      if (answer.status !== 200) return answer;
+      const after = await read();
+      if (!before && !after) return answer;
+      const view = this.streamViewType!;
+      const record = {
+        eventID: randomUUID().replace(/-/g, ''),
+        eventName: !before ? 'INSERT' : !after ? 'REMOVE' : 'MODIFY',
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: REGION,
+        dynamodb: {
+          ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+          Keys: Key,
+          ...(after && (view === 'NEW_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? { NewImage: after } : {}),
+          ...(before && (view === 'OLD_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? { OldImage: before } : {}),
+          SequenceNumber: String(++this.sequence).padStart(21, '0'),
+          SizeBytes: JSON.stringify(after ?? before).length,
+          StreamViewType: view,
+        },
+        eventSourceARN: this.resolver.getAtt(this.tableId(), 'StreamArn'),
+      };
+      for (const reader of this.streamReaders) reader(record);
+      return answer;
+    } finally {
+      release();
+      if (this.keyLocks.get(lockKey) === mine) this.keyLocks.delete(lockKey);
+    }
+  }
+
+  private tableId(): string {
+    return resourcesOf(this.assembly.template, 'AWS::DynamoDB::Table')[0][0];
+  }
+
+  private tableProps(): Record<string, any> {
+    return resourcesOf(this.assembly.template, 'AWS::DynamoDB::Table')[0][1].Properties ?? {};
+  }
+
+  // --- EventBridge Pipes, SQS, event source mappings ----------------------------------------
+
+  /** Each pipe: the table's stream, its filter, an SQS target; its role checked for both ends. */
+  private loadPipes(): void {
+    for (const [id, r] of resourcesOf(this.assembly.template, 'AWS::Pipes::Pipe')) {
+      const p = r.Properties ?? {};
+      for (const key of Object.keys(p)) {
+        if (!['Name', 'Description', 'RoleArn', 'Source', 'SourceParameters', 'Target', 'DesiredState'].includes(key)) {
+          throw new Error(`emulation: pipe property ${key} is not implemented (${id})`);
+        }
+      }
+      const streamArn = this.resolver.getAtt(this.tableId(), 'StreamArn');
+      if (this.resolver.resolve(p.Source) !== streamArn || !this.streamViewType) {
+        throw new Error(`emulation: a pipe source other than the table's stream is not implemented (${id})`);
+      }
+      const sp = (p.SourceParameters ?? {}) as Record<string, any>;
+      for (const key of Object.keys(sp)) {
+        if (!['DynamoDBStreamParameters', 'FilterCriteria'].includes(key))
+          throw new Error(`emulation: pipe ${key} is not implemented`);
+      }
+      const patterns = ((sp.FilterCriteria?.Filters ?? []) as { Pattern: string }[]).map((f) => JSON.parse(f.Pattern) as unknown);
+      const queue = this.queues.get(this.resolver.resolve(p.Target) as string);
+      if (!queue) throw new Error(`emulation: a pipe target other than an SQS queue of the stack is not implemented (${id})`);
+      const roleId = (p.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const principal: Principal = { logicalId: id, roleId, name: this.resolver.ref(id), statements: this.roleStatements(roleId) };
+      this.streamReaders.push((record) => {
+        if (this.authorize(principal, 'dynamodb:GetRecords', [streamArn])) return this.fail(id, 'pipe', 'may not read the stream');
+        if (patterns.length > 0 && !patterns.some((pattern) => matchesPattern(pattern, record))) return;
+        if (this.authorize(principal, 'sqs:SendMessage', [queue.arn])) return this.fail(id, 'pipe', 'may not send to its target');
+        this.sendToQueue(queue, JSON.stringify(record));
+      });
+    }
+  }
+
+  private loadQueues(): void {
+    for (const [id, r] of resourcesOf(this.assembly.template, 'AWS::SQS::Queue')) {
+      const p = r.Properties ?? {};
+      if (p.FifoQueue) throw new Error(`emulation: FIFO queues are not implemented (${id})`);
+      const arn = this.resolver.getAtt(id, 'Arn');
+      this.queues.set(arn, {
+        logicalId: id,
+        arn,
+        delayMs: Number(p.DelaySeconds ?? 0) * 1000,
+        visibilityMs: Number(p.VisibilityTimeout ?? 30) * 1000,
+        maxReceiveCount: Number(p.RedrivePolicy?.maxReceiveCount ?? Infinity),
+        consumers: [],
+        sent: 0,
+      });
+    }
+  }
+
+  /** SQS event source mappings: the Lambda service polls the queue with the function's role. */
+  private loadEventSourceMappings(): void {
+    for (const [id, r] of resourcesOf(this.assembly.template, 'AWS::Lambda::EventSourceMapping')) {
+      const p = r.Properties ?? {};
+      if (p.Enabled === false) continue;
+      const queue = this.queues.get(this.resolver.resolve(p.EventSourceArn) as string);
+      if (!queue) throw new Error(`emulation: an event source other than an SQS queue of the stack is not implemented (${id})`);
+      const fnId = (p.FunctionName as { Ref?: string }).Ref;
+      const fn = fnId ? this.functions.get(fnId) : undefined;
+      if (!fn) throw new Error(`emulation: event source mapping ${id} names no function of the stack`);
+      queue.consumers.push(fn);
+    }
+  }
+
+  /**
+   * A message becomes visible after the queue's delay; each consumer's invocation gets it as a
+   * one-record batch. A failed invocation makes it visible again after the visibility timeout;
+   * after maxReceiveCount receives it goes to the dead-letter queue (recorded as a failure).
+   */
+  private sendToQueue(queue: EmulatedQueue, body: string): void {
+    queue.sent++;
+    const messageId = randomUUID();
+    let receives = 0;
+    const deliver = () => {
+      if (this.closing) return;
+      for (const fn of queue.consumers) {
+        receives++;
+        const poll = this.authorize(fn, 'sqs:ReceiveMessage', [queue.arn]);
+        if (poll) return this.fail(fn.logicalId, `queue ${queue.logicalId}`, poll);
+        const event = {
+          Records: [
+            {
+              messageId,
+              receiptHandle: randomUUID(),
+              body,
+              attributes: {
+                ApproximateReceiveCount: String(receives),
+                SentTimestamp: String(Date.now() - queue.delayMs),
+                SenderId: 'EMULATED',
+                ApproximateFirstReceiveTimestamp: String(Date.now()),
+              },
+              messageAttributes: {},
+              md5OfBody: createHash('md5').update(body).digest('hex'),
+              eventSource: 'aws:sqs',
+              eventSourceARN: queue.arn,
+              awsRegion: REGION,
+            },
+          ],
+        };
+        this.invoke(fn, event, `queue ${queue.logicalId}`).then(
+          () => {
+            const refused = this.authorize(fn, 'sqs:DeleteMessage', [queue.arn]);
+            if (refused) this.fail(fn.logicalId, `queue ${queue.logicalId}`, refused);
+          },
+          (err: unknown) => {
+            if (this.closing) return;
+            this.fail(fn.logicalId, `queue ${queue.logicalId}`, String(err));
+            if (receives < queue.maxReceiveCount) this.later(deliver, queue.visibilityMs);
+            else this.fail(fn.logicalId, `queue ${queue.logicalId}`, `message ${messageId} moved to the dead-letter queue`);
+          },
+        );
+      }
+    };
+    this.later(deliver, queue.delayMs);
+  }
+
+  private later(run: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private fail(name: string, source: string, error: string): void {
+    this.failures.push({ function: name, source, error });
   }
 
   // --- IoT data plane -----------------------------------------------------------------------
@@ -313,7 +562,7 @@ export class CloudEmulation {
   }
 
   /** Records the call; returns IAM's refusal, or undefined when the role allows every resource. */
-  private authorize(fn: EmulatedFunction | undefined, action: string, resources: string[]): string | undefined {
+  private authorize(fn: Principal | undefined, action: string, resources: string[]): string | undefined {
     let refusal: string | undefined;
     for (const resource of resources) {
       const allowed = fn !== undefined && isAllowed(fn.statements, action, resource);

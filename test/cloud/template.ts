@@ -110,8 +110,11 @@ export class Resolver {
 
   getAtt(id: string, attr: string): string {
     const r = this.resource(id);
-    if (attr !== 'Arn') throw new Error(`emulation: Fn::GetAtt ${id}.${attr} is not implemented`);
     const name = this.physical(id);
+    if (r.Type === 'AWS::DynamoDB::Table' && attr === 'StreamArn') {
+      return `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/${name}/stream/1970-01-01T00:00:00.000`;
+    }
+    if (attr !== 'Arn') throw new Error(`emulation: Fn::GetAtt ${id}.${attr} is not implemented`);
     switch (r.Type) {
       case 'AWS::DynamoDB::Table':
         return `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
@@ -252,4 +255,26 @@ export function rateMs(expression: string): number {
   if (!m) throw new Error(`emulation: schedule expression ${expression} is not implemented`);
   const unit = { minute: 60_000, hour: 3_600_000, day: 86_400_000 }[m[2].replace(/s$/, '') as 'minute' | 'hour' | 'day'];
   return Number(m[1]) * unit;
+}
+
+/**
+ * EventBridge event pattern matching (the filter of a pipe): an object matches field by field,
+ * an array lists the values a field may have. Content filters (`prefix`, `anything-but`, ...)
+ * are not implemented and fail loudly.
+ */
+export function matchesPattern(pattern: unknown, value: unknown): boolean {
+  if (Array.isArray(pattern)) {
+    return pattern.some((p) => {
+      if (p !== null && typeof p === 'object')
+        throw new Error(`emulation: event pattern filter ${JSON.stringify(p)} is not implemented`);
+      return p === value;
+    });
+  }
+  if (pattern !== null && typeof pattern === 'object') {
+    if (value === null || typeof value !== 'object') return false;
+    return Object.entries(pattern as Record<string, unknown>).every(([k, p]) =>
+      matchesPattern(p, (value as Record<string, unknown>)[k]),
+    );
+  }
+  throw new Error(`emulation: event pattern ${JSON.stringify(pattern)} is not implemented`);
 }
