@@ -61,8 +61,8 @@ async function device(clientId: string, opts: { lifetime?: number } = {}): Promi
   return { node, status: rsp.status };
 }
 
-test('the assembly holds what the emulation runs: ten bundled functions, eight rules, the API route, the reaper schedule', () => {
-  expect(emu.functions.size).toBe(10);
+test('the assembly holds what the emulation runs: eleven bundled functions, eight rules, the API route, the reaper schedule', () => {
+  expect(emu.functions.size).toBe(11);
   const reaper = emu.schedules.find((s) => s.target === emu.fn('Reaper'));
   expect(reaper?.expression).toBe('rate(1 minute)');
   expect(reaper?.periodMs).toBe(60_000);
@@ -135,34 +135,50 @@ test('a device whose lifetime ends is removed by the scheduled reaper: devLeavin
 }, 30_000);
 
 describe('a registration whose reads go unanswered', () => {
-  test('gets its 500 only from the reaper: nothing before the reaper runs, 500 at the first run after the request timeout', async () => {
-    const id = 'cloud-dev-4';
-    const client = await mqtt.connectAsync(emu.broker.url, { clientId: id, reconnectPeriod: 0 });
-    clients.push(client);
-    const answers: Array<{ at: number; body: any }> = [];
-    const reads: unknown[] = [];
-    client.on('message', (topic, payload) => {
-      if (topic === `register/response/${id}`) answers.push({ at: Date.now(), body: JSON.parse(payload.toString()) });
-      else reads.push(JSON.parse(payload.toString()));
-    });
-    await client.subscribeAsync([`register/response/${id}`, `request/${id}`], { qos: 1 });
-    const sent = Date.now();
-    await client.publishAsync(
-      `register/${id}`,
-      JSON.stringify({ transId: 41, lifetime: 600, ip: '10.0.0.4', mac: 'AA:BB:CC:00:00:04', objList: { '3303': [0] } }),
-      { qos: 1 },
-    );
-    await eventually(() => expect(reads).toHaveLength(1)); // the server's read, never answered
+  test(
+    "gets its 500 within the request timeout plus the deadline queue's two seconds, with no reaper run",
+    async () => {
+      const id = 'cloud-dev-4';
+      const client = await mqtt.connectAsync(emu.broker.url, { clientId: id, reconnectPeriod: 0 });
+      clients.push(client);
+      const answers: Array<{ at: number; body: any }> = [];
+      const reads: unknown[] = [];
+      client.on('message', (topic, payload) => {
+        if (topic === `register/response/${id}`) answers.push({ at: Date.now(), body: JSON.parse(payload.toString()) });
+        else reads.push(JSON.parse(payload.toString()));
+      });
+      await client.subscribeAsync([`register/response/${id}`, `request/${id}`], { qos: 1 });
+      const reaperRuns = emu.fn('Reaper').invocations;
+      const deadlineRuns = emu.fn('RegistrationDeadline').invocations;
+      const sent = Date.now();
+      await client.publishAsync(
+        `register/${id}`,
+        JSON.stringify({ transId: 41, lifetime: 600, ip: '10.0.0.4', mac: 'AA:BB:CC:00:00:04', objList: { '3303': [0] } }),
+        { qos: 1 },
+      );
+      await eventually(() => expect(reads).toHaveLength(1)); // the server's read, never answered
 
-    // What the cloud guarantees today: nothing answers the device until the reaper runs (once a
-    // minute), so a device waits from LWMQN_REQUEST_TIMEOUT_MS up to a minute longer for its 500.
-    await new Promise((resolve) => setTimeout(resolve, REQUEST_TIMEOUT_MS + 2000));
-    expect(answers).toEqual([]);
+      // The table stream -> the pipe -> the delay queue -> the registration-deadline function.
+      await eventually(() => expect(answers.map((a) => a.body)).toEqual([{ transId: 41, status: 500 }]), {
+        timeoutMs: REQUEST_TIMEOUT_MS + 20_000,
+      });
+      const waited = answers[0].at - sent;
+      expect(waited).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
+      // The bound that matters: well under the reaper's minute (the queue delays by ceil(timeout) + 2 s).
+      expect(waited).toBeLessThan(REQUEST_TIMEOUT_MS + 15_000);
+      expect(emu.fn('Reaper').invocations).toBe(reaperRuns);
+      expect(emu.fn('RegistrationDeadline').invocations).toBeGreaterThan(deadlineRuns);
+    },
+    REQUEST_TIMEOUT_MS + 30_000,
+  );
 
-    const reaper = emu.schedules.find((s) => s.target === emu.fn('Reaper'))!;
-    await emu.runSchedule(reaper);
-    await eventually(() => expect(answers.map((a) => a.body)).toEqual([{ transId: 41, status: 500 }]));
-    expect(answers[0].at - sent).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
+  test('the registrations that completed went through the same queue and were left alone', async () => {
+    // Every registration above was a new item: one message each, and the deadline function
+    // found nothing to fail (the devices kept their 201; no failed invocation).
+    const sends = Object.entries(emu.queueSends()).find(([id]) => id.startsWith('RegistrationDeadlines'))![1];
+    expect(sends).toBeGreaterThanOrEqual(4);
+    await eventually(() => expect(emu.fn('RegistrationDeadline').invocations).toBeGreaterThanOrEqual(sends), { timeoutMs: 20_000 });
+    expect(emu.failures).toEqual([]);
   }, 30_000);
 });
 
@@ -206,7 +222,12 @@ describe("IAM: every call is checked against the statements of the calling funct
     expect(calls.some((c) => c.action === 'dynamodb:Query' && c.resource.endsWith('/index/byExpiry'))).toBe(true);
     expect(calls.some((c) => c.action === 'iot:Publish' && c.resource.endsWith(':topic/request/cloud-dev-1'))).toBe(true);
     expect(new Set(calls.map((c) => c.function))).toEqual(
-      new Set(['Register', 'Response', 'Notify', 'Schedule', 'Deregister', 'Api', 'Reaper'].map((p) => emu.fn(p).logicalId)),
+      new Set([
+        ...['Register', 'Response', 'Notify', 'Schedule', 'Deregister', 'Api', 'Reaper', 'RegistrationDeadline'].map(
+          (p) => emu.fn(p).logicalId,
+        ),
+        'RegistrationPipe', // the pipe's role: reading the stream, sending to the queue
+      ]),
     );
     expect(emu.deniedCalls()).toEqual([]);
   });
