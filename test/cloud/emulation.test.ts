@@ -12,7 +12,8 @@ import { CloudEmulation, synthesize, type Observer } from './emulator';
  * whose ACL is the template's device policy.
  */
 
-const REQUEST_TIMEOUT_MS = 6000;
+// Long enough for a registration's reads on a loaded two-core machine, short enough for a fast test.
+const REQUEST_TIMEOUT_MS = 8000;
 
 let emu: CloudEmulation;
 let events: Observer;
@@ -67,6 +68,26 @@ test('the assembly holds what the emulation runs: eleven bundled functions, eigh
   expect(reaper?.expression).toBe('rate(1 minute)');
   expect(reaper?.periodMs).toBe(60_000);
 });
+
+test('the HTTP API: an unsigned request is refused by the IAM authorizer, a signed one reaches the function', async () => {
+  expect((await fetch(`${emu.apiUrl}/health`)).status).toBe(403);
+  const health = await api('GET', '/health');
+  expect(health.status).toBe(200);
+  expect(health.body).toMatchObject({ ok: true });
+  expect((await api('GET', '/devices/nobody?verbose=1')).status).toBe(404);
+  expect((await api('GET', '/no/such/route')).status).toBe(404);
+}, 20_000);
+
+test('a payload that is not JSON goes through the rule as base64 and gets its 400', async () => {
+  const id = 'cloud-dev-5';
+  const client = await mqtt.connectAsync(emu.broker.url, { clientId: id, reconnectPeriod: 0 });
+  clients.push(client);
+  const answers: unknown[] = [];
+  client.on('message', (_topic, payload) => answers.push(JSON.parse(payload.toString())));
+  await client.subscribeAsync(`notify/response/${id}`, { qos: 1 });
+  await client.publishAsync(`notify/${id}`, Buffer.from([0xff, 0xfe, 0x00, 0x7b]), { qos: 1 });
+  await eventually(() => expect(answers).toEqual([{ transId: 0, status: 400 }]));
+}, 20_000);
 
 describe('a device through the emulated cloud', () => {
   let node: E2eNode;
