@@ -15,13 +15,16 @@ import {
   aws_iot as iot,
   aws_lambda as lambda,
   aws_lambda_destinations as destinations,
+  aws_lambda_event_sources as eventSources,
   aws_logs as logs,
+  aws_pipes as pipes,
   aws_sqs as sqs,
   custom_resources as cr,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CLIENT_CHANNELS, RESPONDING_CHANNELS, type ClientChannel } from '../shared/protocol/topics';
 import { tableDefinition } from '../shared/store/table/definition';
+import { REGISTRATION_SK } from '../shared/store/table/items';
 import { bundledCode } from './bundle';
 import type { LwmqnSettings } from './settings';
 
@@ -45,6 +48,12 @@ export const TABLE_ACTIONS = [
 /** Topics the server publishes on, as IoT topic ARN resource names. */
 export const SERVER_TOPICS = [...RESPONDING_CHANNELS.map((c) => `${c}/response/*`), 'request/*', 'announce', 'lwmqn/events/*'];
 
+/** The stream records the registration pipe passes on: a registration item that did not exist before. */
+export const REGISTRATION_PIPE_FILTER = { eventName: ['INSERT'], dynamodb: { NewImage: { sk: { S: [REGISTRATION_SK] } } } };
+
+/** The deadline queue's delay: the request timeout in whole seconds, plus two. */
+export const registrationDeadlineDelaySeconds = (requestTimeoutMs: number): number => Math.ceil(requestTimeoutMs / 1000) + 2;
+
 export interface LwmqnStackProps extends StackProps {
   settings: LwmqnSettings;
 }
@@ -60,6 +69,8 @@ export class LwmqnStack extends Stack {
   readonly channelFunctions: Record<ClientChannel, lambda.IFunction>;
   readonly apiFunction: lambda.IFunction;
   readonly reaperFunction: lambda.IFunction;
+  readonly registrationDeadlineFunction: lambda.IFunction;
+  readonly registrationDeadlines: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly httpApi: apigw.HttpApi;
   readonly devicePolicy: iot.CfnPolicy;
@@ -163,6 +174,25 @@ export class LwmqnStack extends Stack {
       targets: [new targets.LambdaFunction(this.reaperFunction, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
     });
 
+    this.registrationDeadlines = new sqs.Queue(this, 'RegistrationDeadlines', {
+      // A registration's reads are overdue once LWMQN_REQUEST_TIMEOUT_MS has passed, counted in
+      // whole seconds of its item's expiresAt: two seconds more and the item is surely overdue.
+      deliveryDelay: Duration.seconds(registrationDeadlineDelaySeconds(settings.requestTimeoutMs)),
+      visibilityTimeout: Duration.seconds(30),
+      retentionPeriod: Duration.hours(1),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 3 },
+    });
+    this.registrationDeadlineFunction = makeFunction(
+      'RegistrationDeadline',
+      'functions/registration-deadline.ts',
+      Duration.seconds(10),
+      'LWMQN registration deadline: fails a registration whose reads are overdue',
+    );
+    this.registrationDeadlineFunction.addEventSource(new eventSources.SqsEventSource(this.registrationDeadlines, { batchSize: 10 }));
+    this.createRegistrationPipe();
+
     this.devicePolicy = this.createDevicePolicy(settings.bindThingName);
 
     new CfnOutput(this, 'IotDataEndpoint', { value: iotEndpoint, description: 'MQTT over TLS: mqtts://<this>:8883' });
@@ -201,6 +231,8 @@ export class LwmqnStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // The registry outlives the stack unless someone deletes it on purpose.
       removalPolicy: RemovalPolicy.RETAIN,
+      // New registration items go on to the registration-deadline queue (createRegistrationPipe).
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
     });
     for (const gsi of def.GlobalSecondaryIndexes ?? []) {
       const projection = gsi.Projection?.ProjectionType;
@@ -217,6 +249,35 @@ export class LwmqnStack extends Stack {
       });
     }
     return table;
+  }
+
+  /**
+   * Prompt registration failure: the table's stream -> an EventBridge pipe that keeps only new
+   * registration items -> the delay queue -> the registration-deadline function, which answers
+   * 500 if the reads are still not all answered. No handler changes: the pipe picks up what the
+   * register handler already writes. The reaper remains the safety net.
+   */
+  private createRegistrationPipe(): pipes.CfnPipe {
+    const role = new iam.Role(this, 'RegistrationPipeRole', {
+      assumedBy: new iam.ServicePrincipal('pipes.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'lets the LWMQN registration pipe read the table stream and fill the deadline queue',
+    });
+    this.table.grantStreamRead(role);
+    this.registrationDeadlines.grantSendMessages(role);
+    const pipe = new pipes.CfnPipe(this, 'RegistrationPipe', {
+      description: 'new LWMQN registration items -> the registration deadline queue',
+      roleArn: role.roleArn,
+      source: this.table.tableStreamArn!,
+      sourceParameters: {
+        dynamoDbStreamParameters: { startingPosition: 'LATEST', batchSize: 1 },
+        filterCriteria: { filters: [{ pattern: JSON.stringify(REGISTRATION_PIPE_FILTER) }] },
+      },
+      target: this.registrationDeadlines.queueArn,
+    });
+    pipe.node.addDependency(role);
+    return pipe;
   }
 
   /** DescribeEndpoint (iot:Data-ATS) at deploy time, for when the endpoint was not given as context. */

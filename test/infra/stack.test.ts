@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { DEFAULT_SETTINGS, settingsFromContext, type LwmqnSettings } from '../../infra/settings';
-import { LwmqnStack, ruleSql } from '../../infra/stack';
+import { LwmqnStack, REGISTRATION_PIPE_FILTER, registrationDeadlineDelaySeconds, ruleSql } from '../../infra/stack';
+import { REGISTRATION_SK } from '../../shared/store/table/items';
 import { CLIENT_CHANNELS } from '../../shared/protocol/topics';
 import { tableDefinition } from '../../shared/store/table/definition';
 
 /**
- * The synthesized template of infra/stack.ts. The first synth bundles the ten functions with
+ * The synthesized template of infra/stack.ts. The first synth bundles the eleven functions with
  * esbuild for real (a few seconds); the variants skip bundling through CDK's own switch.
  */
 const outdirs: string[] = [];
@@ -92,9 +93,12 @@ describe('topic rules', () => {
   });
 
   test('failed messages are kept: the error action role may send to the dead-letter queue, functions retry then go there', () => {
-    const queues = resourcesOf('AWS::SQS::Queue');
+    const queues = resourcesOf('AWS::SQS::Queue').filter(([id]) => id.startsWith('FailedMessages'));
     expect(queues).toHaveLength(1);
     const [queueId] = queues[0];
+    // The registration-deadline queue hands what it could not deliver three times to the same place.
+    const [, deadlines] = resourcesOf('AWS::SQS::Queue').find(([id]) => id.startsWith('RegistrationDeadlines'))!;
+    expect(deadlines.Properties.RedrivePolicy.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
     for (const [, rule] of resourcesOf('AWS::IoT::TopicRule')) {
       expect(rule.Properties.TopicRulePayload.ErrorAction.Sqs.QueueUrl).toEqual({ Ref: queueId });
     }
@@ -143,12 +147,12 @@ describe('table', () => {
 });
 
 describe('functions', () => {
-  test('ten functions of ours, each bundled, on Node.js 20 or newer; so is every other function', () => {
+  test('eleven functions of ours, each bundled, on Node.js 20 or newer; so is every other function', () => {
     const functions = resourcesOf('AWS::Lambda::Function');
     const ours = functions.filter(
       ([, f]) => f.Properties.Handler === 'index.handler' && f.Properties.Environment?.Variables?.TABLE_NAME,
     );
-    expect(ours).toHaveLength(10);
+    expect(ours).toHaveLength(11);
     for (const [id, fn] of functions) {
       const runtimes: string[] =
         typeof fn.Properties.Runtime === 'string'
@@ -171,7 +175,7 @@ describe('functions', () => {
       expect(existsSync(join(dir, 'index.js'))).toBe(true);
       bundles.add(dir);
     }
-    expect(bundles.size).toBe(10);
+    expect(bundles.size).toBe(11);
   });
 
   test('a bundled channel entry loads in plain Node, drops a spoofed message without any AWS call, and writes its CloudWatch metrics record', () => {
@@ -216,7 +220,7 @@ describe('functions', () => {
     });
     const t = s.template.toJSON();
     const ours = Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(ours).toHaveLength(10); // no lookup function: the endpoint came from context
+    expect(ours).toHaveLength(11); // no lookup function: the endpoint came from context
     for (const fn of ours) {
       expect(fn.Properties.Environment.Variables).toMatchObject({
         TABLE_NAME: { Ref: expect.any(String) },
@@ -250,10 +254,41 @@ describe('functions', () => {
     const perPartition = (2 * Math.ceil(1_000_000 / 300)) / DEFAULT_SETTINGS.indexShards;
     expect(perPartition).toBeLessThan(500);
     const ours = resourcesOf('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.TABLE_NAME);
-    expect(ours).toHaveLength(10);
+    expect(ours).toHaveLength(11);
     for (const [, fn] of ours) {
       expect(fn.Properties.Environment.Variables.LWMQN_INDEX_SHARDS).toBe(String(DEFAULT_SETTINGS.indexShards));
     }
+  });
+
+  test('a new registration item reaches the registration-deadline function after the request timeout plus two seconds', () => {
+    const [tableId, table] = resourcesOf('AWS::DynamoDB::Table')[0];
+    expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
+    const [queueId, queue] = resourcesOf('AWS::SQS::Queue').find(([id]) => id.startsWith('RegistrationDeadlines'))!;
+    expect(queue.Properties.DelaySeconds).toBe(registrationDeadlineDelaySeconds(DEFAULT_SETTINGS.requestTimeoutMs));
+    expect(registrationDeadlineDelaySeconds(10_000)).toBe(12);
+    expect(registrationDeadlineDelaySeconds(2_500)).toBe(5);
+    // The function's timeout must fit in the visibility timeout, or a message comes back while it still runs.
+    const fnId = logicalIdOfFunction(bundled.stack, bundled.stack.registrationDeadlineFunction);
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(json.Resources[fnId].Properties.Timeout);
+    template.hasResourceProperties('AWS::Pipes::Pipe', {
+      Source: { 'Fn::GetAtt': [tableId, 'StreamArn'] },
+      SourceParameters: {
+        DynamoDBStreamParameters: Match.objectLike({ StartingPosition: 'LATEST' }),
+        FilterCriteria: { Filters: [{ Pattern: JSON.stringify(REGISTRATION_PIPE_FILTER) }] },
+      },
+      Target: { 'Fn::GetAtt': [queueId, 'Arn'] },
+    });
+    expect(REGISTRATION_PIPE_FILTER.dynamodb.NewImage.sk.S).toEqual([REGISTRATION_SK]);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: fnId },
+    });
+    // The queue's delay follows the setting.
+    const short = synth({ requestTimeoutMs: 3000 }).template.toJSON();
+    const shortQueue = Object.entries(short.Resources as Record<string, any>).find(([id]) =>
+      id.startsWith('RegistrationDeadlines'),
+    )!;
+    expect(shortQueue[1].Properties.DelaySeconds).toBe(5);
   });
 
   test('the reaper runs every minute, 55 s at most, and is never run again: two runs never overlap on one pile', () => {
@@ -321,8 +356,12 @@ describe('IAM', () => {
 
   test('functions reach the table and its indexes with item operations only', () => {
     const [tableId] = resourcesOf('AWS::DynamoDB::Table')[0];
-    const tableStatements = statements(json).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('dynamodb:')));
-    expect(tableStatements.length).toBeGreaterThanOrEqual(10);
+    const isStreamRead = (s: any) =>
+      asList<string>(s.Action).every((a) => /^dynamodb:(ListStreams|DescribeStream|GetRecords|GetShardIterator)$/.test(a));
+    const tableStatements = statements(json).filter(
+      (s) => asList<string>(s.Action).some((a) => a.startsWith('dynamodb:')) && !isStreamRead(s),
+    );
+    expect(tableStatements.length).toBeGreaterThanOrEqual(11);
     for (const s of tableStatements) {
       expect(asList<string>(s.Action).sort()).toEqual([
         'dynamodb:BatchGetItem',
@@ -339,9 +378,22 @@ describe('IAM', () => {
     }
   });
 
+  test('only the registration pipe reads the table stream, and only the stream', () => {
+    const [tableId] = resourcesOf('AWS::DynamoDB::Table')[0];
+    const streamStatements = statements(json).filter((s) =>
+      asList<string>(s.Action).some((a) => /^dynamodb:.*Stream|GetRecords|GetShardIterator/.test(a)),
+    );
+    expect(streamStatements.map((s) => [asList<string>(s.Action).sort(), s.Resource])).toEqual([
+      [['dynamodb:ListStreams'], '*'], // ListStreams has no resource-level permission
+      [['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], { 'Fn::GetAtt': [tableId, 'StreamArn'] }],
+    ]);
+    const [, pipeRole] = resourcesOf('AWS::IAM::Role').find(([id]) => id.startsWith('RegistrationPipeRole'))!;
+    expect(pipeRole.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'pipes.amazonaws.com' });
+  });
+
   test('functions publish only on the server topics', () => {
     const publish = statements(json).filter((s) => asList<string>(s.Action).includes('iot:Publish'));
-    expect(publish).toHaveLength(10);
+    expect(publish).toHaveLength(11);
     const expected = [
       'register/response/*',
       'deregister/response/*',
