@@ -13,16 +13,36 @@ const SLOT_IS_FREE = 'attribute_not_exists(pk) OR expiresAt < :now';
 const AWAITS_ANSWER = 'attribute_exists(pk) AND attribute_not_exists(answer) AND expiresAt >= :now';
 
 /**
+ * When a waiting call reads its request item again, in ms after it was sent: the gaps double
+ * for the first four reads (25, 75, 175, 375 ms: a device that answers within a few hundred ms
+ * is seen as soon as before), then grow by 1.6 (a silent device costs 11 reads over 10 s
+ * instead of 43), and the last read is at the deadline. `maxGapMs` caps a gap (tests).
+ */
+export function pollTimes(timeoutMs: number, firstGapMs = 25, maxGapMs = Infinity): number[] {
+  const times: number[] = [];
+  let at = 0;
+  let gap = firstGapMs;
+  while (at + gap < timeoutMs) {
+    at += gap;
+    times.push(at);
+    gap = Math.min(maxGapMs, gap < 8 * firstGapMs ? gap * 2 : Math.round(gap * 1.6));
+  }
+  times.push(timeoutMs);
+  return times;
+}
+
+/**
  * Pending commands as table items, for the cloud, where the response arrives in another
  * invocation: the response handler records the answer on the item and the waiting API call
- * reads it, with backoff, bounded by the request timeout (the one poll the design allows).
+ * reads it at `pollTimes`, bounded by the request timeout (the one poll the design allows),
+ * then removes the answered item rather than leave it to TTL.
  */
 export class TablePendingCommands implements PendingCommands {
   constructor(
     private readonly table: Pick<Table, 'doc' | 'name'>,
     private readonly clock: Clock,
-    private readonly firstDelayMs = 25,
-    private readonly maxDelayMs = 250,
+    private readonly firstGapMs = 25,
+    private readonly maxGapMs = Infinity,
   ) {}
 
   open(req: Omit<PendingRequest, 'transId'>): Promise<PendingRequest> {
@@ -47,16 +67,19 @@ export class TablePendingCommands implements PendingCommands {
   }
 
   async wait(req: PendingRequest, timeoutMs: number): Promise<CommandAnswer | null> {
-    const deadline = this.clock.now() + timeoutMs;
-    let delay = this.firstDelayMs;
-    while (this.clock.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - this.clock.now()))));
+    const started = this.clock.now();
+    for (const at of pollTimes(timeoutMs, this.firstGapMs, this.maxGapMs)) {
+      const wait = started + at - this.clock.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const out = await this.table.doc.send(
         new GetCommand({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId), ConsistentRead: true }),
       );
       const current = out.Item as PendingRequest | undefined;
-      if (current?.answer) return current.answer;
-      delay = Math.min(this.maxDelayMs, delay * 2);
+      if (current?.answer) {
+        // Answered once (AWAITS_ANSWER): nobody needs the item any more.
+        await this.close(req);
+        return current.answer;
+      }
     }
     return null;
   }
