@@ -3,7 +3,8 @@ import { chromium } from 'playwright-core';
 import { nodeCall, startWorld, type E2eNode } from './helpers/mqtt-node';
 
 /**
- * Takes the README's pictures of the web console (docs/console-fleet.png, docs/console-device.png)
+ * Takes the README's pictures of the web console (docs/console-fleet.png, docs/console-device.png,
+ * docs/console-events.png)
  * against the real stack and a few mqtt-node devices. Run once by hand, not in CI:
  * `npx tsx test/console-screenshots.ts` (needs mosquitto and /usr/bin/chromium).
  */
@@ -43,6 +44,16 @@ async function main(): Promise<void> {
     await nodeCall((cb) => devices[0].node.notify({ oid: 3303, iid: 0, rid: 5700, data: 24.1 }, cb));
     await page.waitForTimeout(200); // mid-flash
     await page.screenshot({ path: resolve(__dirname, '../docs/console-device.png'), fullPage: true });
+
+    await page.setViewportSize({ width: 1280, height: 600 });
+    await page.goto(`${world.stack.apiUrl}/#/events`);
+    for (const [i, t] of [22.8, 23.1].entries()) {
+      await nodeCall((cb) => devices[i].node.notify({ oid: 3303, iid: 0, rid: 5700, data: t }, cb));
+    }
+    await nodeCall((cb) => devices[3].node.update({ version: '1.1.0' }, cb));
+    await page.locator('tr.event[data-type="devUpdate"]').waitFor();
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: resolve(__dirname, '../docs/console-events.png') });
   } finally {
     await browser.close();
     await world.close();
