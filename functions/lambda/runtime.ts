@@ -1,5 +1,6 @@
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import pino from 'pino';
+import { budgetedClientConfig, DEFAULT_CALL_BUDGET_MS, MIN_CALL_BUDGET_MS } from '../../shared/call-budget';
 import { configFromEnv, positiveInt } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
 import { mqttEventSink } from '../../shared/events';
@@ -29,6 +30,7 @@ const SETTINGS = [
   'LWMQN_REQUEST_TIMEOUT_MS',
   'LWMQN_JOIN',
   'LWMQN_DEFAULT_LIFETIME',
+  'LWMQN_CALL_BUDGET_MS',
   'LOG_LEVEL',
 ];
 
@@ -52,14 +54,26 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Deps>
 }
 
 /**
+ * How long one store or publish call may take, retries included (shared/call-budget.ts). The
+ * stack sets it from each function's timeout (infra/stack.ts, `callBudgets`).
+ */
+export function callBudgetFromEnv(env: NodeJS.ProcessEnv): number {
+  const budget = positiveInt(env, 'LWMQN_CALL_BUDGET_MS', DEFAULT_CALL_BUDGET_MS);
+  if (budget < MIN_CALL_BUDGET_MS) throw new Error(`LWMQN_CALL_BUDGET_MS must be at least ${MIN_CALL_BUDGET_MS}, not ${budget}`);
+  return budget;
+}
+
+/**
  * `IOT_DATA_ENDPOINT` is the account's data endpoint host (https), or a full URL: the cloud
- * emulation and the entry tests run a local stand-in for the data plane.
+ * emulation and the entry tests run a local stand-in for the data plane. Every publish ends
+ * within the call budget, like every store call.
  */
 export function iotPublisher(env: NodeJS.ProcessEnv): Publisher {
   const endpoint = env.IOT_DATA_ENDPOINT;
-  const client = new IoTDataPlaneClient(
-    endpoint ? { endpoint: /^https?:\/\//.test(endpoint) ? endpoint : `https://${endpoint}` } : {},
-  );
+  const client = new IoTDataPlaneClient({
+    ...(endpoint ? { endpoint: /^https?:\/\//.test(endpoint) ? endpoint : `https://${endpoint}` } : {}),
+    ...budgetedClientConfig(callBudgetFromEnv(env)),
+  });
   return {
     publish: async (topic, payload) => {
       await client.send(new PublishCommand({ topic, qos: 1, payload: Buffer.from(payload) }));
@@ -68,7 +82,7 @@ export function iotPublisher(env: NodeJS.ProcessEnv): Publisher {
 }
 
 async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
-  const dynamo = createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {});
+  const dynamo = createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}, callBudgetFromEnv(env));
   instrumentStore(dynamo, metrics);
   const doc = createDocumentClient(dynamo);
   const name = env.TABLE_NAME ?? 'lwmqn';

@@ -15,7 +15,12 @@ export interface IotDataEndpoint {
   close(): Promise<void>;
 }
 
-export async function startIotDataEndpoint(): Promise<IotDataEndpoint> {
+/**
+ * `answer: false` is the hung variant: each publish is recorded when its body has arrived, and
+ * then never answered (the connection stays open until `close`), as a data plane that accepts
+ * requests and stops responding.
+ */
+export async function startIotDataEndpoint({ answer = true }: { answer?: boolean } = {}): Promise<IotDataEndpoint> {
   const endpoint = { published: new RecordingPublisher() } as IotDataEndpoint;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -28,12 +33,17 @@ export async function startIotDataEndpoint(): Promise<IotDataEndpoint> {
         return;
       }
       void endpoint.published.publish(decodeURIComponent(match[1]), Buffer.concat(chunks).toString('utf8'));
+      if (!answer) return;
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   endpoint.reset = () => (endpoint.published = new RecordingPublisher());
-  endpoint.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  endpoint.close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // the hung variant's requests, still open
+    });
   return endpoint;
 }
