@@ -23,6 +23,12 @@ export interface LwmqnSettings {
    * is attached to (clientId = thing name). Off, any valid device certificate may pick any clientId.
    */
   bindThingName: boolean;
+  /**
+   * Stack traces mapped to the TypeScript sources (NODE_OPTIONS=--enable-source-maps). Off by
+   * default: Node then parses each bundle's 1.5 MB source map at load, and maps every stack
+   * trace it prints, on the path of every cold start and every error.
+   */
+  sourceMaps: boolean;
 }
 
 export const DEFAULT_SETTINGS: LwmqnSettings = {
@@ -32,6 +38,7 @@ export const DEFAULT_SETTINGS: LwmqnSettings = {
   logLevel: 'info',
   memorySize: 256,
   bindThingName: false,
+  sourceMaps: false,
 };
 
 /** The context keys this app reads, for docs and error messages. */
@@ -45,6 +52,7 @@ export const CONTEXT_KEYS = [
   'logLevel',
   'memorySize',
   'bindThingName',
+  'sourceMaps',
 ] as const;
 
 /**
@@ -86,6 +94,7 @@ export function settingsFromContext(lookup: Lookup): LwmqnSettings {
   }
   s.memorySize = int(lookup, 'memorySize', s.memorySize, 128, 10_240);
   s.bindThingName = bool(lookup, 'bindThingName', s.bindThingName);
+  s.sourceMaps = bool(lookup, 'sourceMaps', s.sourceMaps);
   return s;
 }
 

@@ -114,7 +114,11 @@ export class LwmqnStack extends Stack {
         architecture: lambda.Architecture.ARM_64,
         memorySize: settings.memorySize,
         timeout,
-        environment: { ...environment, LWMQN_CALL_BUDGET_MS: String(callBudget), NODE_OPTIONS: '--enable-source-maps' },
+        environment: {
+          ...environment,
+          LWMQN_CALL_BUDGET_MS: String(callBudget),
+          ...(settings.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+        },
         logGroup: new logs.LogGroup(this, `${name}Logs`, {
           retention: logs.RetentionDays.ONE_MONTH,
           removalPolicy: RemovalPolicy.DESTROY,

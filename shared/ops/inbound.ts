@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { ChannelMessage, Deps } from '../deps';
 import { decodeBase64Payload, usableTransId } from '../protocol/payload';
 import { describeIssue } from '../protocol/schemas';
@@ -17,7 +17,7 @@ export interface Inbound<T> {
  * 400 on the channel's response topic when the message is unusable. Returns null when the
  * handler has nothing more to do.
  */
-export async function receive<S extends z.ZodType>(
+export async function receive<S extends z.ZodMiniType>(
   channel: ClientChannel,
   schema: S | null,
   message: ChannelMessage,

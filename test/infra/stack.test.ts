@@ -397,8 +397,10 @@ describe('context settings', () => {
         join: 'permit',
         iotEndpoint: 'https://abc-ats.iot.us-east-1.amazonaws.com/',
         bindThingName: 'true',
+        sourceMaps: 'true',
       }),
     ).toMatchObject({
+      sourceMaps: true,
       tableName: 'lwmqn',
       defaultLifetime: 600,
       requestTimeoutMs: 5000,
@@ -415,6 +417,7 @@ describe('context settings', () => {
     [{ tableName: 'a b' }, /tableName/],
     [{ iotEndpoint: 'not an endpoint' }, /iotEndpoint/],
     [{ bindThingName: 'yes' }, /bindThingName/],
+    [{ sourceMaps: 'on' }, /sourceMaps/],
   ])('rejects %j at synth', (ctx, message) => {
     expect(() => from(ctx)).toThrow(message);
   });
