@@ -1,3 +1,5 @@
+import { parseEventTypes } from '../shared/events';
+
 /**
  * Deployment settings, read from CDK context (`cdk deploy -c key=value` or `cdk.json`).
  * Context values given on the command line arrive as strings, so numbers are parsed here and
@@ -29,7 +31,19 @@ export interface LwmqnSettings {
    * trace it prints, on the path of every cold start and every error.
    */
   sourceMaps: boolean;
+  /**
+   * The event types published on `lwmqn/events/...` (LWMQN_EVENTS): `all`, `none` or a
+   * comma-separated list. Each published event is a billed IoT Core message, subscribed or not.
+   */
+  events: string;
 }
+
+/**
+ * The lifecycle events, which come once per registration, update, departure or status change.
+ * Not devNotify and devChange: they come with every notify and would add $2.00 per million
+ * notifies (docs/DEPLOY.md) for subscribers a deployment may not have. `-c events=all` brings them back.
+ */
+export const CLOUD_EVENTS = 'devIncoming,devLeaving,devUpdate,devStatus';
 
 export const DEFAULT_SETTINGS: LwmqnSettings = {
   defaultLifetime: 86_400,
@@ -39,6 +53,7 @@ export const DEFAULT_SETTINGS: LwmqnSettings = {
   memorySize: 256,
   bindThingName: false,
   sourceMaps: false,
+  events: CLOUD_EVENTS,
 };
 
 /** The context keys this app reads, for docs and error messages. */
@@ -53,6 +68,7 @@ export const CONTEXT_KEYS = [
   'memorySize',
   'bindThingName',
   'sourceMaps',
+  'events',
 ] as const;
 
 /**
@@ -95,6 +111,11 @@ export function settingsFromContext(lookup: Lookup): LwmqnSettings {
   s.memorySize = int(lookup, 'memorySize', s.memorySize, 128, 10_240);
   s.bindThingName = bool(lookup, 'bindThingName', s.bindThingName);
   s.sourceMaps = bool(lookup, 'sourceMaps', s.sourceMaps);
+  const events = text(lookup, 'events');
+  if (events !== undefined) {
+    parseEventTypes(events, 'context events'); // refused at synth, not in every function later
+    s.events = events.replace(/\s+/g, '');
+  }
   return s;
 }
 

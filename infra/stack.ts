@@ -94,6 +94,7 @@ export class LwmqnStack extends Stack {
       LWMQN_REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
       LWMQN_DEFAULT_LIFETIME: String(settings.defaultLifetime),
       LWMQN_JOIN: settings.join,
+      LWMQN_EVENTS: settings.events,
       LOG_LEVEL: settings.logLevel,
     };
 

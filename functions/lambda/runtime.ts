@@ -3,9 +3,9 @@ import pino from 'pino';
 import { budgetedClientConfig, DEFAULT_CALL_BUDGET_MS, MIN_CALL_BUDGET_MS } from '../../shared/call-budget';
 import { configFromEnv, positiveInt } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
-import { mqttEventSink } from '../../shared/events';
+import { eventTypesFromEnv, mqttEventSink } from '../../shared/events';
 import { systemClock, type Publisher } from '../../shared/ports';
-import type { ClientChannel } from '../../shared/protocol/topics';
+import { EVENTS_TOPIC_PREFIX, type ClientChannel } from '../../shared/protocol/topics';
 import { createDocumentClient, createDynamoClient, instrumentStore, type Table } from '../../shared/store/table/client';
 import { TablePendingCommands } from '../../shared/store/table/commands';
 import { TableDeviceStore } from '../../shared/store/table/devices';
@@ -31,6 +31,7 @@ const SETTINGS = [
   'LWMQN_JOIN',
   'LWMQN_DEFAULT_LIFETIME',
   'LWMQN_CALL_BUDGET_MS',
+  'LWMQN_EVENTS',
   'LOG_LEVEL',
 ];
 
@@ -76,10 +77,19 @@ export function iotPublisher(env: NodeJS.ProcessEnv): Publisher {
   });
   return {
     publish: async (topic, payload) => {
-      await client.send(new PublishCommand({ topic, qos: 1, payload: Buffer.from(payload) }));
+      await client.send(new PublishCommand({ topic, qos: cloudQos(topic), payload: Buffer.from(payload) }));
     },
   };
 }
+
+/**
+ * The QoS of what the functions publish. To a device (responses, requests, announce) QoS 0:
+ * IoT Core bills the PUBACK a device sends for a QoS 1 delivery as one more message
+ * (docs/DEPLOY.md), and the protocol already covers a lost one: the device's own timeout for a
+ * response, the request timeout (408) for a request. Events stay at QoS 1: a subscriber that
+ * asks for QoS 1 gets what it asked for, one that subscribes at QoS 0 costs no PUBACK either.
+ */
+export const cloudQos = (topic: string): 0 | 1 => (topic.startsWith(EVENTS_TOPIC_PREFIX) ? 1 : 0);
 
 async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
   const dynamo = createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}, callBudgetFromEnv(env));
@@ -111,7 +121,7 @@ async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
     commands: new TablePendingCommands(table, systemClock),
     settings: new TableSettingsStore(table),
     publisher,
-    events: mqttEventSink(publisher),
+    events: mqttEventSink(publisher, eventTypesFromEnv(env)),
     clock: systemClock,
     log: pino({ level: env.LOG_LEVEL ?? 'info' }),
     metrics,

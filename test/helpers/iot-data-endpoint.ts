@@ -11,6 +11,8 @@ export interface IotDataEndpoint {
   url: string;
   /** Where publishes land; `reset()` starts a new recording. */
   published: RecordingPublisher;
+  /** The `qos` query parameter of the latest publish on each topic since the last `reset()`. */
+  qos: Map<string, string | null>;
   reset(): RecordingPublisher;
   close(): Promise<void>;
 }
@@ -21,7 +23,7 @@ export interface IotDataEndpoint {
  * requests and stops responding.
  */
 export async function startIotDataEndpoint({ answer = true }: { answer?: boolean } = {}): Promise<IotDataEndpoint> {
-  const endpoint = { published: new RecordingPublisher() } as IotDataEndpoint;
+  const endpoint = { published: new RecordingPublisher(), qos: new Map() } as IotDataEndpoint;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -32,14 +34,19 @@ export async function startIotDataEndpoint({ answer = true }: { answer?: boolean
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
         return;
       }
-      void endpoint.published.publish(decodeURIComponent(match[1]), Buffer.concat(chunks).toString('utf8'));
+      const topic = decodeURIComponent(match[1]);
+      endpoint.qos.set(topic, url.searchParams.get('qos'));
+      void endpoint.published.publish(topic, Buffer.concat(chunks).toString('utf8'));
       if (!answer) return;
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  endpoint.reset = () => (endpoint.published = new RecordingPublisher());
+  endpoint.reset = () => {
+    endpoint.qos.clear();
+    return (endpoint.published = new RecordingPublisher());
+  };
   endpoint.close = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());

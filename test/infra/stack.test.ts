@@ -219,6 +219,8 @@ describe('functions', () => {
         LWMQN_REQUEST_TIMEOUT_MS: '7000',
         LWMQN_DEFAULT_LIFETIME: '3600',
         LWMQN_JOIN: 'permit',
+        // The lifecycle events only, unless the deployment asks for more (docs/DEPLOY.md).
+        LWMQN_EVENTS: 'devIncoming,devLeaving,devUpdate,devStatus',
       });
     }
     s.template.resourceCountIs('Custom::AWS', 0);
@@ -398,9 +400,11 @@ describe('context settings', () => {
         iotEndpoint: 'https://abc-ats.iot.us-east-1.amazonaws.com/',
         bindThingName: 'true',
         sourceMaps: 'true',
+        events: 'devStatus, devNotify',
       }),
     ).toMatchObject({
       sourceMaps: true,
+      events: 'devStatus,devNotify',
       tableName: 'lwmqn',
       defaultLifetime: 600,
       requestTimeoutMs: 5000,
@@ -418,6 +422,7 @@ describe('context settings', () => {
     [{ iotEndpoint: 'not an endpoint' }, /iotEndpoint/],
     [{ bindThingName: 'yes' }, /bindThingName/],
     [{ sourceMaps: 'on' }, /sourceMaps/],
+    [{ events: 'devIncoming,devNotfy' }, /^context events: unknown event type devNotfy/],
   ])('rejects %j at synth', (ctx, message) => {
     expect(() => from(ctx)).toThrow(message);
   });
