@@ -14,7 +14,6 @@ import {
   MAX_BODY_BYTES,
   permitJoinBody,
 } from './api-schemas';
-import { openApiDocument } from './openapi';
 import { parsePath, type Target } from '../shared/protocol/paths';
 import { firstProblem, LIMITS } from '../shared/protocol/payload';
 import { describeIssue } from '../shared/protocol/schemas';
@@ -100,7 +99,14 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
     return problems.length === 0 ? c.json(body) : c.json({ ...body, status: 'degraded', problems }, 503);
   });
 
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.get('/openapi.json', (c) => {
+    // Loaded on first use: zod-to-openapi and the document's registry are most of what the API
+    // function would otherwise evaluate at every cold start, for a route a person calls rarely.
+    // require(), not import(): under `node --require tsx/cjs` an import() of a .ts file fails.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { openApiDocument } = require('./openapi') as typeof import('./openapi');
+    return c.json(openApiDocument());
+  });
 
   app.get('/metrics', async (c) => {
     if (!options.metrics) return c.json({ error: 'metrics go to CloudWatch here (embedded metric format)' }, 501);

@@ -1,11 +1,43 @@
 import { join } from 'node:path';
 import { AssetHashType, DockerImage, aws_lambda as lambda } from 'aws-cdk-lib';
-import { buildSync } from 'esbuild';
+import { buildSync, type BuildOptions } from 'esbuild';
+import { CLIENT_CHANNELS } from '../shared/protocol/topics';
 
 export const ROOT = join(__dirname, '..');
 
 /** The esbuild target matching the functions' runtime (infra/stack.ts). */
 export const BUNDLE_TARGET = 'node22';
+
+/** Every function's entry, as the stack bundles them (infra/stack.ts): one per channel, the API, the reaper. */
+export const FUNCTION_ENTRIES: readonly string[] = [
+  ...CLIENT_CHANNELS.map((channel) => `functions/${channel}.ts`),
+  'functions/api.ts',
+  'functions/reaper.ts',
+];
+
+/** The esbuild options of a function's bundle, shared by the stack and bench/bundles.ts. */
+export function bundleOptions(entry: string, outfile: string) {
+  return {
+    entryPoints: [join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: BUNDLE_TARGET,
+    format: 'cjs',
+    // The packages' ES module builds first (the AWS SDK clients' dist-es): esbuild can drop what
+    // a function never uses from those, not from their CommonJS builds. Packages without one
+    // keep their `main`.
+    mainFields: ['module', 'main'],
+    minify: true,
+    // Mappings for readable stack traces (the `sourceMaps` setting: NODE_OPTIONS=--enable-source-maps),
+    // not the sources. Node reads the map only when that option is on.
+    sourcemap: true,
+    sourcesContent: false,
+    // Ship the AWS SDK versions the code was tested with, not the runtime's.
+    external: [],
+    logLevel: 'warning',
+  } satisfies BuildOptions;
+}
 
 /**
  * A function's code: `entry` bundled with the esbuild JS API straight into the asset's staging
@@ -24,21 +56,7 @@ export function bundledCode(entry: string): lambda.Code {
       environment: { LWMQN_ENTRY: entry },
       local: {
         tryBundle(outputDir: string): boolean {
-          buildSync({
-            entryPoints: [join(ROOT, entry)],
-            outfile: join(outputDir, 'index.js'),
-            bundle: true,
-            platform: 'node',
-            target: BUNDLE_TARGET,
-            format: 'cjs',
-            minify: true,
-            // Mappings for readable stack traces (NODE_OPTIONS=--enable-source-maps), not the sources.
-            sourcemap: true,
-            sourcesContent: false,
-            // Ship the AWS SDK versions the code was tested with, not the runtime's.
-            external: [],
-            logLevel: 'warning',
-          });
+          buildSync(bundleOptions(entry, join(outputDir, 'index.js')));
           return true;
         },
       },

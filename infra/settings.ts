@@ -1,3 +1,5 @@
+import { parseEventTypes } from '../shared/events';
+
 /**
  * Deployment settings, read from CDK context (`cdk deploy -c key=value` or `cdk.json`).
  * Context values given on the command line arrive as strings, so numbers are parsed here and
@@ -25,6 +27,17 @@ export interface LwmqnSettings {
   bindThingName: boolean;
   /** How many shards the sparse indexes are spread over (LWMQN_INDEX_SHARDS); raise it, never lower it. */
   indexShards: number;
+  /**
+   * Stack traces mapped to the TypeScript sources (NODE_OPTIONS=--enable-source-maps). Off by
+   * default: Node then parses each bundle's 1.5 MB source map at load, and maps every stack
+   * trace it prints, on the path of every cold start and every error.
+   */
+  sourceMaps: boolean;
+  /**
+   * The event types published on `lwmqn/events/...` (LWMQN_EVENTS): `all`, `none` or a
+   * comma-separated list. Each published event is a billed IoT Core message, subscribed or not.
+   */
+  events: string;
 }
 
 /**
@@ -42,6 +55,13 @@ export interface LwmqnSettings {
  */
 export const DEFAULT_INDEX_SHARDS = 16;
 
+/**
+ * The lifecycle events, which come once per registration, update, departure or status change.
+ * Not devNotify and devChange: they come with every notify and would add $2.00 per million
+ * notifies (docs/DEPLOY.md) for subscribers a deployment may not have. `-c events=all` brings them back.
+ */
+export const CLOUD_EVENTS = 'devIncoming,devLeaving,devUpdate,devStatus';
+
 export const DEFAULT_SETTINGS: LwmqnSettings = {
   defaultLifetime: 86_400,
   requestTimeoutMs: 10_000,
@@ -50,6 +70,8 @@ export const DEFAULT_SETTINGS: LwmqnSettings = {
   memorySize: 256,
   bindThingName: false,
   indexShards: DEFAULT_INDEX_SHARDS,
+  sourceMaps: false,
+  events: CLOUD_EVENTS,
 };
 
 /** The context keys this app reads, for docs and error messages. */
@@ -64,6 +86,8 @@ export const CONTEXT_KEYS = [
   'memorySize',
   'bindThingName',
   'indexShards',
+  'sourceMaps',
+  'events',
 ] as const;
 
 /**
@@ -106,6 +130,12 @@ export function settingsFromContext(lookup: Lookup): LwmqnSettings {
   s.memorySize = int(lookup, 'memorySize', s.memorySize, 128, 10_240);
   s.bindThingName = bool(lookup, 'bindThingName', s.bindThingName);
   s.indexShards = int(lookup, 'indexShards', s.indexShards, 1, 1_000);
+  s.sourceMaps = bool(lookup, 'sourceMaps', s.sourceMaps);
+  const events = text(lookup, 'events');
+  if (events !== undefined) {
+    parseEventTypes(events, 'context events'); // refused at synth, not in every function later
+    s.events = events.replace(/\s+/g, '');
+  }
   return s;
 }
 

@@ -22,6 +22,7 @@ import {
   custom_resources as cr,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DEFAULT_CALL_BUDGET_MS, MIN_CALL_BUDGET_MS } from '../shared/call-budget';
 import { CLIENT_CHANNELS, RESPONDING_CHANNELS, type ClientChannel } from '../shared/protocol/topics';
 import { tableDefinition } from '../shared/store/table/definition';
 import { REGISTRATION_SK } from '../shared/store/table/items';
@@ -53,6 +54,21 @@ export const REGISTRATION_PIPE_FILTER = { eventName: ['INSERT'], dynamodb: { New
 
 /** The deadline queue's delay: the request timeout in whole seconds, plus two. */
 export const registrationDeadlineDelaySeconds = (requestTimeoutMs: number): number => Math.ceil(requestTimeoutMs / 1000) + 2;
+/** Left for a function to log, answer (API Gateway) or fail cleanly after its last call has ended. */
+export const CLEAN_END_MS = 1_000;
+
+/**
+ * A function's call budget (LWMQN_CALL_BUDGET_MS: one store or publish call, every retry
+ * included, shared/call-budget.ts), derived from its timeout: after `waitMs` spent waiting for a
+ * device, `calls` calls in a row that each use their whole budget still end CLEAN_END_MS before
+ * Lambda stops the function. With a store or data endpoint that never answers, the first call
+ * fails within its budget, so the invocation ends with an error (a 500 from the API) in time.
+ */
+export function callBudgetMs(timeoutMs: number, calls: number, waitMs = 0): number {
+  const budget = Math.min(DEFAULT_CALL_BUDGET_MS, Math.floor((timeoutMs - waitMs - CLEAN_END_MS) / calls));
+  if (budget < MIN_CALL_BUDGET_MS) throw new Error(`a ${timeoutMs} ms function timeout leaves no room for its calls`);
+  return budget;
+}
 
 export interface LwmqnStackProps extends StackProps {
   settings: LwmqnSettings;
@@ -89,6 +105,7 @@ export class LwmqnStack extends Stack {
       LWMQN_DEFAULT_LIFETIME: String(settings.defaultLifetime),
       LWMQN_JOIN: settings.join,
       LWMQN_INDEX_SHARDS: String(settings.indexShards),
+      LWMQN_EVENTS: settings.events,
       LOG_LEVEL: settings.logLevel,
     };
 
@@ -100,7 +117,7 @@ export class LwmqnStack extends Stack {
       enforceSSL: true,
     });
 
-    const makeFunction = (name: string, entry: string, timeout: Duration, description: string) => {
+    const makeFunction = (name: string, entry: string, timeout: Duration, callBudget: number, description: string) => {
       const fn = new lambda.Function(this, `${name}Function`, {
         code: bundledCode(entry),
         handler: 'index.handler',
@@ -109,7 +126,11 @@ export class LwmqnStack extends Stack {
         architecture: lambda.Architecture.ARM_64,
         memorySize: settings.memorySize,
         timeout,
-        environment: { ...environment, NODE_OPTIONS: '--enable-source-maps' },
+        environment: {
+          ...environment,
+          LWMQN_CALL_BUDGET_MS: String(callBudget),
+          ...(settings.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+        },
         logGroup: new logs.LogGroup(this, `${name}Logs`, {
           retention: logs.RetentionDays.ONE_MONTH,
           removalPolicy: RemovalPolicy.DESTROY,
@@ -139,7 +160,16 @@ export class LwmqnStack extends Stack {
     const channelFunctions = {} as Record<ClientChannel, lambda.IFunction>;
     for (const channel of CLIENT_CHANNELS) {
       const name = pascal(channel);
-      const fn = makeFunction(name, `functions/${channel}.ts`, Duration.seconds(10), `LWMQN ${channel}/<clientId> handler`);
+      // A handler makes a few calls in a row (a read, a write, the answer and events published
+      // together): budgeted for three that each hang to the end.
+      const timeout = Duration.seconds(10);
+      const fn = makeFunction(
+        name,
+        `functions/${channel}.ts`,
+        timeout,
+        callBudgetMs(timeout.toMilliseconds(), 3),
+        `LWMQN ${channel}/<clientId> handler`,
+      );
       // A topic rule invokes asynchronously: two retries, then the event goes to the queue.
       fn.configureAsyncInvoke({
         retryAttempts: 2,
@@ -152,8 +182,16 @@ export class LwmqnStack extends Stack {
     this.channelFunctions = channelFunctions;
 
     // The API may wait a full request timeout for a device; the HTTP API stops at 30 s.
-    const apiTimeout = Math.min(29, Math.ceil(settings.requestTimeoutMs / 1000) + 4);
-    this.apiFunction = makeFunction('Api', 'functions/api.ts', Duration.seconds(apiTimeout), 'LWMQN management API');
+    // After waiting the request timeout for a device, two calls remain (the poll's last read and
+    // closing the request): the budget is what is left of the timeout, shared by those two.
+    const apiTimeout = Duration.seconds(Math.min(29, Math.ceil(settings.requestTimeoutMs / 1000) + 4));
+    this.apiFunction = makeFunction(
+      'Api',
+      'functions/api.ts',
+      apiTimeout,
+      callBudgetMs(apiTimeout.toMilliseconds(), 2, settings.requestTimeoutMs),
+      'LWMQN management API',
+    );
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
       description: 'LWMQN management API (SigV4 / IAM authorised)',
       // One `$default` route catches every method and path; it carries the IAM authorizer,
@@ -166,7 +204,14 @@ export class LwmqnStack extends Stack {
     // rest to the next minute's run. Nothing runs it again: neither EventBridge nor Lambda's
     // asynchronous retries, and an invocation Lambda could not start (throttled) is dropped after
     // a minute instead of kept for hours, so two runs never work on the same pile at once.
-    this.reaperFunction = makeFunction('Reaper', 'functions/reaper.ts', Duration.seconds(55), 'LWMQN lifetime reaper');
+    const reaperTimeout = Duration.seconds(55);
+    this.reaperFunction = makeFunction(
+      'Reaper',
+      'functions/reaper.ts',
+      reaperTimeout,
+      callBudgetMs(reaperTimeout.toMilliseconds(), 3),
+      'LWMQN lifetime reaper',
+    );
     this.reaperFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
     new events.Rule(this, 'ReaperSchedule', {
       description: 'Runs the LWMQN reaper every minute',
@@ -188,6 +233,8 @@ export class LwmqnStack extends Stack {
       'RegistrationDeadline',
       'functions/registration-deadline.ts',
       Duration.seconds(10),
+      // The registration read, its removal and the 500 published: three calls in a row.
+      callBudgetMs(10_000, 3),
       'LWMQN registration deadline: fails a registration whose reads are overdue',
     );
     this.registrationDeadlineFunction.addEventSource(new eventSources.SqsEventSource(this.registrationDeadlines, { batchSize: 10 }));

@@ -7,7 +7,7 @@ import { createApi } from '../functions/api';
 import { reaper } from '../functions/reaper';
 import { configFromEnv, positiveInt } from '../shared/config';
 import type { Deps } from '../shared/deps';
-import { fanOutEventSink, mqttEventSink } from '../shared/events';
+import { eventTypesFromEnv, fanOutEventSink, mqttEventSink } from '../shared/events';
 import { systemClock, type Logger, type Publisher } from '../shared/ports';
 import { CachedDeviceStore } from '../shared/store/cached-devices';
 import { createDocumentClient, createDynamoClient, fixedShards, instrumentStore, type Table } from '../shared/store/table/client';
@@ -39,6 +39,7 @@ export interface Stack {
 export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Logger): Promise<Stack> {
   const logger: Logger = log ?? pino({ level: env.LOG_LEVEL ?? 'info' });
   const config = configFromEnv(env);
+  const published = eventTypesFromEnv(env);
   const owned: Running[] = [];
   const stopOwned = async () => {
     for (const r of owned.reverse()) await r.close().catch(() => undefined);
@@ -110,8 +111,10 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     });
     const bus = new EventBus();
     // Events go out on MQTT through a publisher and to the local SSE stream; the bridge builds
-    // the same sink over each handler's own publisher.
-    const eventsOver = (publisher: Publisher) => fanOutEventSink(mqttEventSink(publisher), bus);
+    // the same sink over each handler's own publisher. LWMQN_EVENTS filters only what goes out
+    // on MQTT, where subscribers (and, in the cloud, the bill) are: the SSE stream costs nothing
+    // and the console lives on it (devNotify and devChange are its live values), so it gets all.
+    const eventsOver = (publisher: Publisher) => fanOutEventSink(mqttEventSink(publisher, published), bus);
     const table: Table = { doc, name: tableName, shards: fixedShards(shards) };
     const devices = cacheDevices ? new CachedDeviceStore(new TableDeviceStore(table)) : new TableDeviceStore(table);
     const deps: Deps = {

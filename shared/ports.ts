@@ -1,7 +1,10 @@
 /** The ports every handler gets: nothing in `shared/` or `functions/` knows its runtime. */
 
 export interface Publisher {
-  /** Publishes at QoS 1; resolves once the broker (or the IoT data plane) took the message. */
+  /**
+   * Resolves once the broker (or the IoT data plane) took the message. At QoS 1 locally; in the
+   * cloud at QoS 0 to devices and QoS 1 for events (`cloudQos`, functions/lambda/runtime.ts).
+   */
   publish(topic: string, payload: string): Promise<void>;
 }
 

@@ -1,10 +1,11 @@
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import pino from 'pino';
+import { budgetedClientConfig, DEFAULT_CALL_BUDGET_MS, MIN_CALL_BUDGET_MS } from '../../shared/call-budget';
 import { configFromEnv, positiveInt } from '../../shared/config';
 import type { ChannelMessage, Deps } from '../../shared/deps';
-import { mqttEventSink } from '../../shared/events';
+import { eventTypesFromEnv, mqttEventSink } from '../../shared/events';
 import { systemClock, type Publisher } from '../../shared/ports';
-import type { ClientChannel } from '../../shared/protocol/topics';
+import { EVENTS_TOPIC_PREFIX, type ClientChannel } from '../../shared/protocol/topics';
 import { createDocumentClient, createDynamoClient, instrumentStore, type Table } from '../../shared/store/table/client';
 import { TablePendingCommands } from '../../shared/store/table/commands';
 import { TableDeviceStore } from '../../shared/store/table/devices';
@@ -29,6 +30,8 @@ const SETTINGS = [
   'LWMQN_REQUEST_TIMEOUT_MS',
   'LWMQN_JOIN',
   'LWMQN_DEFAULT_LIFETIME',
+  'LWMQN_CALL_BUDGET_MS',
+  'LWMQN_EVENTS',
   'LOG_LEVEL',
 ];
 
@@ -52,23 +55,44 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Deps>
 }
 
 /**
+ * How long one store or publish call may take, retries included (shared/call-budget.ts). The
+ * stack sets it from each function's timeout (infra/stack.ts, `callBudgets`).
+ */
+export function callBudgetFromEnv(env: NodeJS.ProcessEnv): number {
+  const budget = positiveInt(env, 'LWMQN_CALL_BUDGET_MS', DEFAULT_CALL_BUDGET_MS);
+  if (budget < MIN_CALL_BUDGET_MS) throw new Error(`LWMQN_CALL_BUDGET_MS must be at least ${MIN_CALL_BUDGET_MS}, not ${budget}`);
+  return budget;
+}
+
+/**
  * `IOT_DATA_ENDPOINT` is the account's data endpoint host (https), or a full URL: the cloud
- * emulation and the entry tests run a local stand-in for the data plane.
+ * emulation and the entry tests run a local stand-in for the data plane. Every publish ends
+ * within the call budget, like every store call.
  */
 export function iotPublisher(env: NodeJS.ProcessEnv): Publisher {
   const endpoint = env.IOT_DATA_ENDPOINT;
-  const client = new IoTDataPlaneClient(
-    endpoint ? { endpoint: /^https?:\/\//.test(endpoint) ? endpoint : `https://${endpoint}` } : {},
-  );
+  const client = new IoTDataPlaneClient({
+    ...(endpoint ? { endpoint: /^https?:\/\//.test(endpoint) ? endpoint : `https://${endpoint}` } : {}),
+    ...budgetedClientConfig(callBudgetFromEnv(env)),
+  });
   return {
     publish: async (topic, payload) => {
-      await client.send(new PublishCommand({ topic, qos: 1, payload: Buffer.from(payload) }));
+      await client.send(new PublishCommand({ topic, qos: cloudQos(topic), payload: Buffer.from(payload) }));
     },
   };
 }
 
+/**
+ * The QoS of what the functions publish. To a device (responses, requests, announce) QoS 0:
+ * IoT Core bills the PUBACK a device sends for a QoS 1 delivery as one more message
+ * (docs/DEPLOY.md), and the protocol already covers a lost one: the device's own timeout for a
+ * response, the request timeout (408) for a request. Events stay at QoS 1: a subscriber that
+ * asks for QoS 1 gets what it asked for, one that subscribes at QoS 0 costs no PUBACK either.
+ */
+export const cloudQos = (topic: string): 0 | 1 => (topic.startsWith(EVENTS_TOPIC_PREFIX) ? 1 : 0);
+
 async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
-  const dynamo = createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {});
+  const dynamo = createDynamoClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}, callBudgetFromEnv(env));
   instrumentStore(dynamo, metrics);
   const doc = createDocumentClient(dynamo);
   const name = env.TABLE_NAME ?? 'lwmqn';
@@ -97,7 +121,7 @@ async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
     commands: new TablePendingCommands(table, systemClock),
     settings: new TableSettingsStore(table),
     publisher,
-    events: mqttEventSink(publisher),
+    events: mqttEventSink(publisher, eventTypesFromEnv(env)),
     clock: systemClock,
     log: pino({ level: env.LOG_LEVEL ?? 'info' }),
     metrics,

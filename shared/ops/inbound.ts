@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { ChannelMessage, Deps } from '../deps';
 import { decodeBase64Payload, usableTransId } from '../protocol/payload';
 import { describeIssue } from '../protocol/schemas';
@@ -17,7 +17,7 @@ export interface Inbound<T> {
  * 400 on the channel's response topic when the message is unusable. Returns null when the
  * handler has nothing more to do.
  */
-export async function receive<S extends z.ZodType>(
+export async function receive<S extends z.ZodMiniType>(
   channel: ClientChannel,
   schema: S | null,
   message: ChannelMessage,
@@ -41,6 +41,17 @@ export async function receive<S extends z.ZodType>(
   return null;
 }
 
+/**
+ * A will that names no MQTT client. IoT Core publishes a Will itself, for a client that is gone;
+ * what the rule's `clientid()` gives for such a message is not documented (docs/DEPLOY.md, "Last
+ * will in the cloud"). When it names no client (empty, or the rules engine's `n/a` for a message
+ * that no MQTT client sent), the topic decides: the device policy lets only client <id> publish,
+ * or leave a will, on `lwt/<id>`. Another client's id is still a spoof.
+ */
+const NO_CLIENT = new Set(['', 'n/a']);
+const willWithoutClient = (channel: ClientChannel, message: ChannelMessage): boolean =>
+  channel === 'lwt' && typeof message.mqttClientId === 'string' && NO_CLIENT.has(message.mqttClientId);
+
 /** The clientId the message speaks for, or null when it must be dropped unanswered. */
 export function identify(channel: ClientChannel, message: ChannelMessage, deps: Deps): string | null {
   const topic = typeof message?.topic === 'string' ? parseClientTopic(message.topic) : null;
@@ -48,7 +59,7 @@ export function identify(channel: ClientChannel, message: ChannelMessage, deps: 
     deps.log.warn({ channel, topic: String(message?.topic).slice(0, 200) }, 'dropped message on a foreign topic');
     return null;
   }
-  if (message.mqttClientId !== undefined && message.mqttClientId !== topic.clientId) {
+  if (message.mqttClientId !== undefined && message.mqttClientId !== topic.clientId && !willWithoutClient(channel, message)) {
     deps.log.warn(
       { channel, clientId: topic.clientId, mqttClientId: String(message.mqttClientId).slice(0, 200) },
       'dropped spoofed message: publisher is not the topic clientId',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Deps } from '../deps';
 import { wireId } from '../protocol/ids';
 import { canonicalObjList, sameObjList, type ObjList } from '../protocol/objlist';

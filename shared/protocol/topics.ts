@@ -44,4 +44,5 @@ export function parseClientTopic(topic: string): ParsedTopic | null {
 
 export const responseTopic = (channel: RespondingChannel, clientId: string): string => `${channel}/response/${clientId}`;
 export const requestTopic = (clientId: string): string => `request/${clientId}`;
-export const eventTopic = (clientId: string, type: string): string => `lwmqn/events/${clientId}/${type}`;
+export const EVENTS_TOPIC_PREFIX = 'lwmqn/events/';
+export const eventTopic = (clientId: string, type: string): string => `${EVENTS_TOPIC_PREFIX}${clientId}/${type}`;

@@ -533,6 +533,10 @@ const COVERAGE: Record<string, Coverage> = {
   },
   'docs/DEPLOY.md: npm ci': { checked: 'would reinstall the node_modules this checkout shares; package-lock.json exists' },
   'docs/DEPLOY.md: npx cdk synth': { test: 'test/infra/stack.test.ts', shows: 'Template.fromStack' },
+  'docs/DEPLOY.md: npx tsx bench/bundles.ts': {
+    checked:
+      'minutes long (90 fresh processes); test/infra/bundles.test.ts builds the same bundles and checks what the figures rest on',
+  },
   'docs/DEPLOY.md: IOT_ENDPOINT=$(aws iot describe-endpoint --endpoint-type iot:Data-ATS --query endpointAddress --output text)': {
     checked: 'AWS',
   },

@@ -11,12 +11,19 @@ export interface IotDataEndpoint {
   url: string;
   /** Where publishes land; `reset()` starts a new recording. */
   published: RecordingPublisher;
+  /** The `qos` query parameter of the latest publish on each topic since the last `reset()`. */
+  qos: Map<string, string | null>;
   reset(): RecordingPublisher;
   close(): Promise<void>;
 }
 
-export async function startIotDataEndpoint(): Promise<IotDataEndpoint> {
-  const endpoint = { published: new RecordingPublisher() } as IotDataEndpoint;
+/**
+ * `answer: false` is the hung variant: each publish is recorded when its body has arrived, and
+ * then never answered (the connection stays open until `close`), as a data plane that accepts
+ * requests and stops responding.
+ */
+export async function startIotDataEndpoint({ answer = true }: { answer?: boolean } = {}): Promise<IotDataEndpoint> {
+  const endpoint = { published: new RecordingPublisher(), qos: new Map() } as IotDataEndpoint;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -27,13 +34,23 @@ export async function startIotDataEndpoint(): Promise<IotDataEndpoint> {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
         return;
       }
-      void endpoint.published.publish(decodeURIComponent(match[1]), Buffer.concat(chunks).toString('utf8'));
+      const topic = decodeURIComponent(match[1]);
+      endpoint.qos.set(topic, url.searchParams.get('qos'));
+      void endpoint.published.publish(topic, Buffer.concat(chunks).toString('utf8'));
+      if (!answer) return;
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  endpoint.reset = () => (endpoint.published = new RecordingPublisher());
-  endpoint.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  endpoint.reset = () => {
+    endpoint.qos.clear();
+    return (endpoint.published = new RecordingPublisher());
+  };
+  endpoint.close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // the hung variant's requests, still open
+    });
   return endpoint;
 }

@@ -140,6 +140,25 @@ test('every channel entry answers a registered device on its response topic', as
   expect(published.on(`ping/response/${id}`)).toEqual([{ transId: 6, status: 404 }]);
 });
 
+test('LWMQN_EVENTS filters the events; answers go to the device at QoS 0, events at QoS 1', async () => {
+  const id = 'entry-dev-6';
+  await registerThroughEntries(id);
+  expect(iot.qos.get(`request/${id}`)).toBe('0');
+  expect(iot.qos.get(`register/response/${id}`)).toBe('0');
+  expect(iot.qos.get(`lwmqn/events/${id}/devIncoming`)).toBe('1');
+
+  process.env.LWMQN_EVENTS = 'devIncoming,devLeaving,devUpdate,devStatus'; // the stack's cloud default
+  try {
+    published = iot.reset();
+    await notify(ruleEvent(`notify/${id}`, { transId: 2, oid: 3303, iid: 0, rid: 5700, data: 31 }));
+    // The answer alone: no devNotify, no devChange.
+    expect(published.published.map((p) => p.topic)).toEqual([`notify/response/${id}`]);
+    expect(iot.qos.get(`notify/response/${id}`)).toBe('0');
+  } finally {
+    delete process.env.LWMQN_EVENTS;
+  }
+});
+
 test('a payload that is not JSON still reaches the entry and gets its 400', async () => {
   await notify(ruleEvent('notify/entry-dev-3', Buffer.from([0xff, 0xfe, 0x00, 0x7b])));
   expect(published.on('notify/response/entry-dev-3')).toEqual([{ transId: 0, status: 400 }]);
@@ -176,7 +195,7 @@ describe('a spoofed event (the publishing MQTT client is not the topic clientId)
 });
 
 test('the reaper entry takes its deadline from the Lambda context: with less than its margin left it starts nothing', async () => {
-  const id = 'entry-dev-6';
+  const id = 'entry-dev-7';
   await registerThroughEntries(id);
   await update(ruleEvent(`update/${id}`, { transId: 2, lifetime: 1 }));
   published.clear();

@@ -229,6 +229,8 @@ describe('functions', () => {
         LWMQN_DEFAULT_LIFETIME: '3600',
         LWMQN_JOIN: 'permit',
         LWMQN_INDEX_SHARDS: '32',
+        // The lifecycle events only, unless the deployment asks for more (docs/DEPLOY.md).
+        LWMQN_EVENTS: 'devIncoming,devLeaving,devUpdate,devStatus',
       });
     }
     s.template.resourceCountIs('Custom::AWS', 0);
@@ -478,8 +480,12 @@ describe('context settings', () => {
         iotEndpoint: 'https://abc-ats.iot.us-east-1.amazonaws.com/',
         bindThingName: 'true',
         indexShards: '64',
+        sourceMaps: 'true',
+        events: 'devStatus, devNotify',
       }),
     ).toMatchObject({
+      sourceMaps: true,
+      events: 'devStatus,devNotify',
       tableName: 'lwmqn',
       defaultLifetime: 600,
       requestTimeoutMs: 5000,
@@ -499,6 +505,8 @@ describe('context settings', () => {
     [{ bindThingName: 'yes' }, /bindThingName/],
     [{ indexShards: '0' }, /indexShards/],
     [{ indexShards: 'many' }, /indexShards/],
+    [{ sourceMaps: 'on' }, /sourceMaps/],
+    [{ events: 'devIncoming,devNotfy' }, /^context events: unknown event type devNotfy/],
   ])('rejects %j at synth', (ctx, message) => {
     expect(() => from(ctx)).toThrow(message);
   });

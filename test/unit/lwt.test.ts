@@ -90,6 +90,20 @@ test('a spoofed will cannot take another device offline', async () => {
   expect(deps.events.events).toEqual([]);
 });
 
+test.each(['', 'n/a'])('a will the rule gives no client id (%j) for still marks the device offline', async (noClient) => {
+  await registerDevice(deps, 'n1');
+  await send('n1', '', noClient);
+  expect((await device('n1'))?.status).toBe('offline');
+  expect(deps.events.of('devStatus').map((e) => e.data)).toEqual(['offline']);
+});
+
+test.each(['', 'n/a'])('on another channel, no client id (%j) is still not the device', async (noClient) => {
+  await registerDevice(deps, 'n1');
+  deps.events.clear();
+  await ping(message('ping/n1', { transId: 4 }, noClient), deps);
+  expect(deps.publisher.published).toEqual([]);
+});
+
 test.each(foreignTopics('lwt', 'n1'))('foreign topic %j is ignored', async (topic) => {
   const before = await registerDevice(deps, 'n1');
   await expect(lwt(message(topic, ''), deps)).resolves.toBeUndefined();

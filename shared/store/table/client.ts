@@ -1,17 +1,18 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { budgetedClientConfig, DEFAULT_CALL_BUDGET_MS } from '../../call-budget';
 import type { Metrics } from '../../ports';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
  * The one DynamoDB client set-up of both runtimes. A store that stops answering fails the call
- * (and the handler is retried) instead of hanging it: without throwOnRequestTimeout the SDK
- * only logs a warning when requestTimeout passes.
+ * (and the handler is retried) instead of hanging it: every call, all attempts included, ends
+ * within `budgetMs` (shared/call-budget.ts).
  */
-export function createDynamoClient(config: Omit<DynamoDBClientConfig, 'requestHandler'> = {}): DynamoDBClient {
-  return new DynamoDBClient({
-    ...config,
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-  });
+export function createDynamoClient(
+  config: Omit<DynamoDBClientConfig, 'requestHandler' | 'maxAttempts' | 'retryStrategy'> = {},
+  budgetMs = DEFAULT_CALL_BUDGET_MS,
+): DynamoDBClient {
+  return new DynamoDBClient({ ...config, ...budgetedClientConfig(budgetMs) });
 }
 
 export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
