@@ -39,7 +39,13 @@ export class FleetStore {
   async load(): Promise<void> {
     const missed: LwmqnEvent[] = [];
     this.meanwhile = missed;
-    const records = await this.fetchAll().finally(() => {
+    // The first time, each page shows as it comes: a big fleet's first rows do not wait for the last page.
+    const first = !this.loaded && this.devices.size === 0;
+    const records = await this.fetchAll((page) => {
+      if (!first) return;
+      for (const record of page) if (!this.devices.has(record.clientId)) this.devices.set(record.clientId, record);
+      this.changed();
+    }).finally(() => {
       if (this.meanwhile === missed) this.meanwhile = undefined;
     });
     if (!records) return;
@@ -54,14 +60,18 @@ export class FleetStore {
     this.changed();
   }
 
-  /** Every page of GET /devices; undefined when one fails (the list shown stays as it was). */
-  private async fetchAll(): Promise<DeviceRecord[] | undefined> {
+  /**
+   * Every page of GET /devices; undefined when one fails (the list shown stays as it was). The
+   * first page is small, so that it comes fast; the later ones are as big as the API allows.
+   */
+  private async fetchAll(onPage: (page: DeviceRecord[]) => void): Promise<DeviceRecord[] | undefined> {
     const records: DeviceRecord[] = [];
-    for (let page: string | undefined = '/devices?limit=5000'; page !== undefined;) {
+    for (let page: string | undefined = '/devices?limit=200'; page !== undefined;) {
       const answer = await api('GET', page);
       if (answer.status !== 200 || !Array.isArray(answer.body)) return undefined;
       records.push(...(answer.body as DeviceRecord[]));
-      page = answer.next;
+      onPage(answer.body as DeviceRecord[]);
+      page = answer.next?.replace(/([?&]limit=)\d+/, (_, key: string) => `${key}5000`);
     }
     return records;
   }
