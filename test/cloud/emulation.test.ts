@@ -127,6 +127,21 @@ describe('a device through the emulated cloud', () => {
     await eventually(() => expect(eventsOf('cloud-dev-1', 'devStatus').map((e) => e.data)).toEqual(['online', 'sleep', 'online']));
   }, 20_000);
 
+  test('updates (204, devUpdate) and pings (200)', async () => {
+    expect((await nodeCall((cb) => node.node.update({ version: '0.0.2' }, cb))).status).toBe(204);
+    await eventually(() => expect(eventsOf('cloud-dev-1', 'devUpdate').map((e) => e.data)).toEqual([{ version: '0.0.2' }]));
+    expect((await api('GET', '/devices/cloud-dev-1')).body.version).toBe('0.0.2');
+    expect((await nodeCall((cb) => node.node.ping(cb))).status).toBe(200);
+  }, 20_000);
+
+  test('its last will (lwt): offline, devStatus offline', async () => {
+    await new Promise<void>((resolve, reject) =>
+      node.node.mc.publish('lwt/cloud-dev-1', 'offline', {}, (err?: Error) => (err ? reject(err) : resolve())),
+    );
+    await eventually(async () => expect((await api('GET', '/devices/cloud-dev-1')).body.status).toBe('offline'));
+    await eventually(() => expect(eventsOf('cloud-dev-1', 'devStatus').map((e) => e.data)).toContain('offline'));
+  }, 20_000);
+
   test('deregisters: 202, devLeaving, and the API no longer knows it', async () => {
     expect((await nodeCall((cb) => node.node.deregister(cb))).status).toBe(202);
     await eventually(() => expect(eventsOf('cloud-dev-1', 'devLeaving')).toHaveLength(1));
@@ -247,9 +262,19 @@ describe("IAM: every call is checked against the statements of the calling funct
     expect(calls.some((c) => c.action === 'iot:Publish' && c.resource.endsWith(':topic/request/cloud-dev-1'))).toBe(true);
     expect(new Set(calls.map((c) => c.function))).toEqual(
       new Set([
-        ...['Register', 'Response', 'Notify', 'Schedule', 'Deregister', 'Api', 'Reaper', 'RegistrationDeadline'].map(
-          (p) => emu.fn(p).logicalId,
-        ),
+        ...[
+          'Register',
+          'Response',
+          'Notify',
+          'Update',
+          'Ping',
+          'Lwt',
+          'Schedule',
+          'Deregister',
+          'Api',
+          'Reaper',
+          'RegistrationDeadline',
+        ].map((p) => emu.fn(p).logicalId),
         'RegistrationPipe', // the pipe's role: reading the stream, sending to the queue
       ]),
     );
