@@ -6,29 +6,10 @@
  */
 const TOKEN_KEY = 'lwmqn-token';
 
-export type DeviceStatus = 'online' | 'sleep' | 'offline';
-
-/** As GET /devices answers it: joinTime and expiresAt in seconds since the epoch. */
-export interface DeviceRecord {
-  clientId: string;
-  joinTime: number;
-  lifetime: number;
-  ip: string;
-  mac: string;
-  version: string;
-  objList: Record<string, number[]>;
-  status: DeviceStatus;
-  expiresAt: number;
-}
-
-export type ObjectTree = Record<string, Record<string, Record<string, unknown>>>;
-
-export interface LwmqnEvent {
-  type: string;
-  clientId: string;
-  data: unknown;
-  timestamp: number;
-}
+// The API's shapes, as the server defines them (GET /devices answers DeviceRecords).
+export type { LwmqnEvent } from '../shared/ports';
+export type { DeviceRecord, DeviceStatus, ObjectTree } from '../shared/store/model';
+import type { LwmqnEvent } from '../shared/ports';
 
 export interface Answer {
   status: number;

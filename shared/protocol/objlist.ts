@@ -1,7 +1,8 @@
 import { normalizeIid, normalizeOid, type Id } from './ids';
+import type { ObjList } from './objlist-shape';
 
 /** Canonical objList: numeric-string oid -> sorted, distinct iids (docs/PROTOCOL.md, "Object tree and identifiers"). */
-export type ObjList = Record<string, Array<string | number>>;
+export type { ObjList };
 
 export type WireObjList = Array<{ oid: Id; iid: Id }> | Record<string, Id[]>;
 

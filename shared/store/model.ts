@@ -1,4 +1,4 @@
-import type { ObjList } from '../protocol/objlist';
+import type { ObjList } from '../protocol/objlist-shape';
 
 /** What the registry keeps (docs/ARCHITECTURE.md, "State"); times are epoch seconds unless named `Ms`. */
 export const DEVICE_STATUSES = ['online', 'sleep', 'offline'] as const;
