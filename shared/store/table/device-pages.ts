@@ -1,7 +1,9 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { BadCursorError } from '../devices';
 import type { Table } from './client';
 import { EXPIRY_INDEX } from './definition';
+import { queryShard } from './index-query';
+
+const DEVICES = { index: EXPIRY_INDEX, kind: 'd', hashAttr: 'kind', rangeAttr: 'dueAt' } as const;
 
 /**
  * The device list a page at a time (`GET /devices?limit=&cursor=`): one answer for a whole fleet
@@ -28,20 +30,9 @@ export async function readIndexPage(
   let place = cursor === undefined ? { s: 0 } : decodeCursor(cursor);
   const items: Record<string, unknown>[] = [];
   while (place.s < shards && items.length < limit) {
-    const out = await table.doc.send(
-      new QueryCommand({
-        TableName: table.name,
-        IndexName: EXPIRY_INDEX,
-        KeyConditionExpression: '#h = :h',
-        ExpressionAttributeNames: { '#h': 'kind' },
-        ExpressionAttributeValues: { ':h': `d#${place.s}` },
-        ExclusiveStartKey: place.k,
-        Limit: limit - items.length,
-      }),
-    );
-    items.push(...((out.Items ?? []) as Record<string, unknown>[]));
-    const last = out.LastEvaluatedKey as Place['k'];
-    place = last ? { s: place.s, k: last } : { s: place.s + 1 };
+    const page = await queryShard(table, DEVICES, place.s, { start: place.k, limit: limit - items.length });
+    items.push(...page.items);
+    place = page.last ? { s: place.s, k: page.last as Place['k'] } : { s: place.s + 1 };
   }
   return { items, next: place.s < shards ? encodeCursor(place) : undefined };
 }

@@ -11,30 +11,50 @@ export interface IndexQuery {
   below?: number;
 }
 
+type Key = Record<string, unknown>;
+
+/**
+ * One Query of one shard's partition: the one place the sparse indexes are read (the listing,
+ * its pages and the reaper's pages all go through it). `last` is DynamoDB's LastEvaluatedKey.
+ */
+export async function queryShard(
+  table: Table,
+  q: IndexQuery,
+  shard: number,
+  opts: { start?: Key; limit?: number; attributes?: readonly string[] } = {},
+): Promise<{ items: Record<string, unknown>[]; last?: Key }> {
+  const names: Record<string, string> = { '#h': q.hashAttr, ...(q.below === undefined ? {} : { '#r': q.rangeAttr }) };
+  opts.attributes?.forEach((a, i) => (names[`#a${i}`] = a));
+  const out = await table.doc.send(
+    new QueryCommand({
+      TableName: table.name,
+      IndexName: q.index,
+      KeyConditionExpression: q.below === undefined ? '#h = :h' : '#h = :h AND #r < :b',
+      ProjectionExpression: opts.attributes?.map((_, i) => `#a${i}`).join(', '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues:
+        q.below === undefined ? { ':h': `${q.kind}#${shard}` } : { ':h': `${q.kind}#${shard}`, ':b': q.below },
+      ExclusiveStartKey: opts.start,
+      Limit: opts.limit,
+    }),
+  );
+  return { items: (out.Items ?? []) as Record<string, unknown>[], last: out.LastEvaluatedKey };
+}
+
 /** Every item of a sparse index partition, over all shards, page by page. */
 export async function queryIndex(table: Table, q: IndexQuery): Promise<Record<string, unknown>[]> {
-  const queryShard = async (shard: number) => {
+  const wholeShard = async (shard: number) => {
     const found: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
+    let start: Key | undefined;
     do {
-      const out = await table.doc.send(
-        new QueryCommand({
-          TableName: table.name,
-          IndexName: q.index,
-          KeyConditionExpression: q.below === undefined ? '#h = :h' : '#h = :h AND #r < :b',
-          ExpressionAttributeNames: q.below === undefined ? { '#h': q.hashAttr } : { '#h': q.hashAttr, '#r': q.rangeAttr },
-          ExpressionAttributeValues:
-            q.below === undefined ? { ':h': `${q.kind}#${shard}` } : { ':h': `${q.kind}#${shard}`, ':b': q.below },
-          ExclusiveStartKey: start,
-        }),
-      );
-      found.push(...((out.Items ?? []) as Record<string, unknown>[]));
-      start = out.LastEvaluatedKey;
+      const page = await queryShard(table, q, shard, { start });
+      found.push(...page.items);
+      start = page.last;
     } while (start);
     return found;
   };
   const shards = Array.from({ length: await table.shards() }, (_, shard) => shard);
-  return (await Promise.all(shards.map(queryShard))).flat();
+  return (await Promise.all(shards.map(wholeShard))).flat();
 }
 
 /**
@@ -49,30 +69,14 @@ export async function* indexPages(
   q: IndexQuery & { below: number; attributes: readonly string[] },
   pageSize: number,
 ): AsyncGenerator<Record<string, unknown>[]> {
-  const cursors = new Map<number, Record<string, unknown> | undefined>();
+  const cursors = new Map<number, Key | undefined>();
   for (let shard = 0; shard < (await table.shards()); shard++) cursors.set(shard, undefined);
   while (cursors.size > 0) {
     for (const [shard, start] of [...cursors]) {
-      const out = await table.doc.send(
-        new QueryCommand({
-          TableName: table.name,
-          IndexName: q.index,
-          KeyConditionExpression: '#h = :h AND #r < :b',
-          ProjectionExpression: q.attributes.map((_, i) => `#a${i}`).join(', '),
-          ExpressionAttributeNames: {
-            '#h': q.hashAttr,
-            '#r': q.rangeAttr,
-            ...Object.fromEntries(q.attributes.map((a, i) => [`#a${i}`, a])),
-          },
-          ExpressionAttributeValues: { ':h': `${q.kind}#${shard}`, ':b': q.below },
-          ExclusiveStartKey: start,
-          Limit: pageSize,
-        }),
-      );
-      if (out.LastEvaluatedKey) cursors.set(shard, out.LastEvaluatedKey);
+      const page = await queryShard(table, q, shard, { start, limit: pageSize, attributes: q.attributes });
+      if (page.last) cursors.set(shard, page.last);
       else cursors.delete(shard);
-      const items = (out.Items ?? []) as Record<string, unknown>[];
-      if (items.length > 0) yield items;
+      if (page.items.length > 0) yield page.items;
     }
   }
 }
