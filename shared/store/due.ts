@@ -1,3 +1,5 @@
+import { mixedHash } from './hash';
+
 /**
  * When the reaper first looks at a device: its expiry plus a delay fixed per clientId, so a
  * fleet that registered in one burst (a broker restart, a mass re-registration) does not come
@@ -25,19 +27,5 @@ export const maxDueDelay = (lifetime: number): number => Math.min(Math.floor(lif
 
 /** This device's delay, in whole seconds from 0 to maxDueDelay(lifetime). */
 export function dueDelay(clientId: string, lifetime: number): number {
-  // FNV-1a over a salted id (independent of the index shard, shared/store/table/items.ts, which
-  // hashes the bare clientId), then murmur3's finalizer: without it the high bits barely move
-  // with the last character, and node-1, node-2... would get nearly the same delay.
-  const salted = `due#${clientId}`;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < salted.length; i++) {
-    h ^= salted.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return Math.floor(((h >>> 0) / 2 ** 32) * (maxDueDelay(lifetime) + 1));
+  return Math.floor((mixedHash('due', clientId) / 2 ** 32) * (maxDueDelay(lifetime) + 1));
 }

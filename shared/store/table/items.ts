@@ -1,3 +1,4 @@
+import { fnv1a, mixedHash } from '../hash';
 import { RejectedValueError } from '../storable';
 
 /**
@@ -20,12 +21,7 @@ export type IndexKind = 'd' | 'r' | 's';
 
 /** FNV-1a: a stable, cheap spread of clientIds over the index shards. */
 export function shardOf(clientId: string, shards: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < clientId.length; i++) {
-    h ^= clientId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shards;
+  return fnv1a(clientId) % shards;
 }
 
 /**
@@ -42,13 +38,7 @@ export function indexSortValue(clientId: string, seconds: number): number {
 }
 
 export function tieBreak(clientId: string): number {
-  // A different mix than shardOf's: the fraction must not repeat the shard.
-  let h = 0x9747b28c;
-  for (let i = 0; i < clientId.length; i++) h = Math.imul(h ^ clientId.charCodeAt(i), 0x5bd1e995);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0x5bd1e995);
-  h ^= h >>> 15;
-  return ((h >>> 0) % 100_000) / 100_000;
+  return (mixedHash('tie', clientId) % 100_000) / 100_000;
 }
 
 export const indexPartition = async (kind: IndexKind, clientId: string, shards: () => Promise<number>): Promise<string> =>
