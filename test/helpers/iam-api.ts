@@ -1,8 +1,8 @@
 import { serve } from '@hono/node-server';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hono } from 'hono';
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { Sha256 } from '../../local/cli/console-proxy';
 
 /**
  * A stand-in for the cloud API behind IAM (API Gateway with AWS_IAM authorization): every
@@ -16,25 +16,6 @@ export interface IamApi {
   refused: string[];
   close(): Promise<void>;
 }
-
-class Sha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-}
-const toBuffer = (d: string | ArrayBuffer | ArrayBufferView): Buffer =>
-  typeof d === 'string'
-    ? Buffer.from(d)
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
 
 export async function startIamApi(
   app: { fetch: (req: Request) => Response | Promise<Response> },
