@@ -1,3 +1,6 @@
+import { nextPageOf } from '../shared/next-page';
+import type { LwmqnEvent } from '../shared/ports';
+
 /**
  * Calls to the management API from the browser. The token (LWMQN_API_TOKEN) is asked for once
  * when the API answers 401, kept in sessionStorage and sent as `Authorization: Bearer` on every
@@ -9,7 +12,6 @@ const TOKEN_KEY = 'lwmqn-token';
 // The API's shapes, as the server defines them (GET /devices answers DeviceRecords).
 export type { LwmqnEvent } from '../shared/ports';
 export type { DeviceRecord, DeviceStatus, ObjectTree } from '../shared/store/model';
-import type { LwmqnEvent } from '../shared/ports';
 
 export interface Answer {
   status: number;
@@ -61,7 +63,7 @@ export async function api(method: string, path: string, body?: unknown): Promise
     } catch {
       // not JSON: keep the text
     }
-    const next = /<([^>]+)>\s*;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+    const next = nextPageOf(res.headers.get('link'));
     return { status: res.status, body: parsed, ...(next ? { next } : {}) };
   }
 }

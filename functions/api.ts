@@ -20,6 +20,7 @@ import { describeIssue } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { ANNOUNCE_TOPIC, isValidClientId } from '../shared/protocol/topics';
 import type { LwmqnEvent } from '../shared/ports';
+import { nextPageLink } from '../shared/next-page';
 import { BadCursorError } from '../shared/store/devices';
 import { toRecord } from '../shared/store/model';
 import { numberProblem } from '../shared/store/storable';
@@ -117,7 +118,7 @@ export function createApi(deps: Deps, options: ApiOptions = {}): Hono {
   app.get('/devices', async (c) => {
     const { limit = DEFAULT_PAGE, cursor } = parseBody(devicesQuery, c.req.query());
     const page = await deps.devices.page(deps.clock.now(), limit, cursor);
-    if (page.next) c.header('link', `</devices?limit=${limit}&cursor=${page.next}>; rel="next"`);
+    if (page.next) c.header('link', nextPageLink(`/devices?limit=${limit}&cursor=${page.next}`));
     return c.json(page.devices);
   });
 

@@ -1,3 +1,5 @@
+import { nextPageOf } from '../../shared/next-page';
+
 /** A small client of the management API for the CLI; errors carry the API's own reason. */
 export class ApiError extends Error {
   constructor(
@@ -47,7 +49,7 @@ export function apiClient(base: string, token?: string): ApiClient {
       } catch {
         // not JSON: keep the text as the reason
       }
-      const next = /<([^>]+)>\s*;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+      const next = nextPageOf(res.headers.get('link'));
       return { status: res.status, body: parsed as T, ...(next ? { next } : {}) };
     },
     async all<T>(path: string): Promise<ApiAnswer<T[]>> {
