@@ -204,8 +204,10 @@ export function DeviceView({ store, id, now, polling }: { store: FleetStore; id:
   );
 }
 
-/** Read and Observe for a whole instance or object; a read's values go into the tree. */
-function TargetActions({ id, path, what, onValues }: { id: string; path: string; what: string; onValues: (data: unknown) => void }) {
+type CommandResult = Awaited<ReturnType<typeof command>>;
+
+/** One command at a time on `path`: the device's answer in words, and whether one is under way. */
+function useCommand(id: string, path: string, onAnswer: (name: string, a: CommandResult, body: Record<string, unknown>) => void) {
   const [answer, setAnswer] = useState('');
   const [busy, setBusy] = useState(false);
   const run = async (name: string, body: Record<string, unknown> = {}) => {
@@ -214,8 +216,16 @@ function TargetActions({ id, path, what, onValues }: { id: string; path: string;
     const a = await command(id, name, { path, ...body });
     setBusy(false);
     setAnswer(a.text);
-    if (name === 'read' && a.status === 205) onValues(a.data);
+    onAnswer(name, a, body);
   };
+  return { answer, busy, run };
+}
+
+/** Read and Observe for a whole instance or object; a read's values go into the tree. */
+function TargetActions({ id, path, what, onValues }: { id: string; path: string; what: string; onValues: (data: unknown) => void }) {
+  const { answer, busy, run } = useCommand(id, path, (name, a) => {
+    if (name === 'read' && a.status === 205) onValues(a.data);
+  });
   return (
     <span class="target-actions" data-target={path}>
       <button disabled={busy} onClick={() => void run('read')}>
@@ -283,8 +293,6 @@ function ResourceRow(props: {
 }) {
   const { id, oid, iid, rid, value, flash } = props;
   const path = `${oid}/${iid}/${rid}`;
-  const [answer, setAnswer] = useState('');
-  const [busy, setBusy] = useState(false);
   const [input, setInput] = useState('');
   const [attrsOpen, setAttrsOpen] = useState(false);
   const [attrs, setAttrs] = useState<Record<string, string>>({});
@@ -297,15 +305,10 @@ function ResourceRow(props: {
     return () => clearTimeout(timer);
   }, [flash]);
 
-  const run = async (name: string, body: Record<string, unknown> = {}) => {
-    setBusy(true);
-    setAnswer('…');
-    const a = await command(id, name, { path, ...body });
-    setBusy(false);
-    setAnswer(a.text);
+  const { answer, busy, run } = useCommand(id, path, (name, a, body) => {
     if (name === 'read' && a.status === 205) props.onValue(a.data);
     if (name === 'write' && a.status === 204) props.onValue(body.value);
-  };
+  });
   const writeAttrs = () => {
     const chosen: Record<string, number> = {};
     for (const k of ATTRS) if (attrs[k]?.trim()) chosen[k] = Number(attrs[k]);
