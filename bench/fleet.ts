@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { makeDevice, type BenchDevice, type ClientKind } from './devices';
 import { startCeiling } from './ceiling-server';
 import { startOurs, startReference, type ServerUnderTest } from './servers';
-import { median, Progress, round, rssMiB, summarize } from './stats';
+import { cpuSeconds, median, Progress, round, rssMiB, summarize } from './stats';
 
 const { values } = parseArgs({
   options: {
@@ -67,6 +67,10 @@ interface Result {
   notifyP50Ms: number;
   notifyP99Ms: number;
   notifyFailures: number;
+  /** CPU per counted notification, in µs: the server process, and its children (our store process). */
+  notifyCpuUs: { server: number; store: number };
+  /** Notifications/s in the first 3 counted seconds over the rate of the rest (1 = no cold start). */
+  firstSecondsShare: number;
   readsPerSecond: number;
   readP50Ms: number;
   readP99Ms: number;
@@ -183,6 +187,10 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       sample();
     }, 250);
     let value = 0;
+    // CPU is read when counting starts and when it ends, for the per-notify cost of each process.
+    let cpuAtStart = cpuSeconds(server.pid);
+    const cpuTimer = setTimeout(() => (cpuAtStart = cpuSeconds(server.pid)), opts.warmup * 1000);
+    const doneAt: number[] = [];
     await Promise.all(
       devices.flatMap((d) =>
         Array.from({ length: opts.inflight }, async () => {
@@ -191,7 +199,11 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
             const status = await d.notify(++value);
             if (status !== 204)
               notifyFailures++; // failures count during the warm-up too
-            else if (t0 >= warmUntil) latencies.push(performance.now() - t0);
+            else if (t0 >= warmUntil) {
+              const now = performance.now();
+              latencies.push(now - t0);
+              doneAt.push(now - warmUntil);
+            }
           }
         }),
       ),
@@ -200,6 +212,18 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
     notifyProgress.tick(total);
     const notifySeconds = opts.seconds + Math.max(0, (performance.now() - until) / 1000);
     const notify = summarize(latencies);
+    clearTimeout(cpuTimer);
+    const cpuAtEnd = cpuSeconds(server.pid);
+    const perNotifyUs = (a: number, b: number) => Math.round(((b - a) / Math.max(1, latencies.length)) * 1e6);
+    const notifyCpuUs = {
+      server: perNotifyUs(cpuAtStart.own, cpuAtEnd.own),
+      store: perNotifyUs(cpuAtStart.children, cpuAtEnd.children),
+    };
+    const FIRST_MS = 3000;
+    const early = doneAt.filter((t) => t < FIRST_MS).length;
+    const restSeconds = notifySeconds - FIRST_MS / 1000;
+    const firstSecondsShare =
+      restSeconds > 0 ? round(early / (FIRST_MS / 1000) / ((latencies.length - early) / restSeconds), 2) : NaN;
 
     // 3. remote reads through the HTTP API
     const readLatencies: number[] = [];
@@ -247,6 +271,8 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       notifyP50Ms: notify.p50,
       notifyP99Ms: notify.p99,
       notifyFailures,
+      notifyCpuUs,
+      firstSecondsShare,
       readsPerSecond: Math.round(readLatencies.length / readSeconds),
       readP50Ms: reads.p50,
       readP99Ms: reads.p99,
@@ -265,6 +291,8 @@ function printTable(results: Result[]): void {
     ['warm-up before notify and read counts', () => `${opts.warmup} s`],
     [`notifications/s (${opts.inflight} in flight/device)`, (r) => `${r.notificationsPerSecond} (${r.notifyFailures} failed)`],
     ['notify latency p50 / p99', (r) => `${r.notifyP50Ms} / ${r.notifyP99Ms} ms`],
+    ["first 3 counted s, share of the rest's rate", (r) => `${Math.round(r.firstSecondsShare * 100)} %`],
+    ['CPU per notify: server / its children', (r) => `${r.notifyCpuUs.server} / ${r.notifyCpuUs.store} µs`],
     [`remote reads/s (${opts.readConcurrency} in flight)`, (r) => `${r.readsPerSecond} (${r.readFailures} failed)`],
     ['read latency p50 / p99', (r) => `${r.readP50Ms} / ${r.readP99Ms} ms`],
     ['server RSS (max, with its store)', (r) => `${r.serverRssMiB} MiB`],

@@ -36,6 +36,33 @@ export function rssMiB(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) used so far by a process and by its children (our embedded store), from /proc. */
+export function cpuSeconds(pid: number): { own: number; children: number } {
+  const of = (id: number): number => {
+    try {
+      // Fields after the command name (which may hold spaces) start at the state; utime and stime are 14 and 15.
+      const fields = readFileSync(`/proc/${id}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return NaN;
+    }
+  };
+  let children = 0;
+  try {
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+      children += of(Number(child));
+    }
+  } catch {
+    children = NaN;
+  }
+  return { own: of(pid), children };
+}
+
+/** Linux reports process times in clock ticks of 1/100 s (USER_HZ) on every architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
 /** A one-line progress bar on stderr (people watch stderr; --json output stays clean). */
 export class Progress {
   private last = 0;

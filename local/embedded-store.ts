@@ -45,7 +45,8 @@ export async function startStoreProcess(dataDir: string): Promise<Running & { pi
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // Plain CommonJS: none of the TypeScript loader the server runs under (tens of MiB less).
-    execArgv: [],
+    // A server run with --cpu-prof profiles its store too (bench/servers.ts, LWMQN_BENCH_PROFILE).
+    execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
   });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port?: number }) => (m?.port ? resolve(m.port) : reject(new Error('store sent no port'))));
