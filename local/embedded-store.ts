@@ -3,6 +3,8 @@ import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { tableDefinition } from '../shared/store/table/definition';
 import dynalite from 'dynalite';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { applyStorePatches } = require('./store-patches.cjs') as { applyStorePatches: () => void };
 
 /** The embedded store of `npm start` when DYNAMODB_ENDPOINT is unset. */
 export interface Running {
@@ -12,6 +14,8 @@ export interface Running {
 
 /** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreProcess`). */
 export async function startMemoryStore(port = 0): Promise<Running> {
+  // The same store as `npm start` runs: every test against dynalite runs through these.
+  applyStorePatches();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as unknown as Server;
   await listen(server, '127.0.0.1', port);
   const { port: bound } = server.address() as AddressInfo;

@@ -6,48 +6,11 @@
 const { mkdirSync } = require('node:fs');
 const { Level } = require('level');
 const dynalite = require('dynalite');
-const dynaliteDb = require('dynalite/db');
 const { warmUp } = require('./store-warmup.cjs');
+const { applyStorePatches } = require('./store-patches.cjs');
 
-// dynalite reads the table's description from LevelDB (and parses its JSON) on every request:
-// one more LevelDB round trip per item call. This process is the store's only user and every
-// change of a description goes through `tableDb`, so an ACTIVE table's description is kept
-// here until the next such change. Measured on the 25-device benchmark: about 7-15 % more
-// notifications/s and a lower notify p99. dynalite is pinned: this relies on its 4.0.0 layout
-// (`db.create()` returning `getTable` and `tableDb`) and steps aside if that changes.
-const createStore = dynaliteDb.create;
-dynaliteDb.create = function createStoreWithTableCache(options) {
-  const store = createStore(options);
-  const { getTable, tableDb } = store;
-  if (typeof getTable !== 'function' || !tableDb || typeof tableDb.put !== 'function') return store;
-  const active = new Map();
-  let changes = 0;
-  for (const method of ['put', 'del', 'batch']) {
-    const original = tableDb[method];
-    tableDb[method] = function (...args) {
-      changes++;
-      active.clear();
-      return original.apply(this, args);
-    };
-  }
-  store.getTable = function (name, checkStatus, cb) {
-    if (typeof checkStatus === 'function') {
-      cb = checkStatus;
-      checkStatus = true;
-    }
-    // Describe/list calls ask without the status check: they always read the table.
-    if (!checkStatus) return getTable(name, false, cb);
-    const table = active.get(name);
-    if (table) return process.nextTick(cb, null, table);
-    const seen = changes;
-    getTable(name, true, (err, found) => {
-      // A description read while another was being written is not kept.
-      if (!err && found && found.TableStatus === 'ACTIVE' && seen === changes) active.set(name, found);
-      cb(err, found);
-    });
-  };
-  return store;
-};
+// Before any dynalite store exists (the warm-up's included): local/store-patches.cjs.
+applyStorePatches();
 
 async function waitForLock(path) {
   // A store process of a killed server may still hold the LevelDB lock for a moment.

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { startStoreProcess, type Running } from '../../local/embedded-store';
 
 /**
- * The embedded store process keeps active table descriptions in memory (local/store-process.cjs):
+ * The embedded store process keeps active table descriptions in memory (local/store-patches.cjs):
  * a table deleted, created again with another key or given a new index must be seen as it is now.
  */
 let dir: string;

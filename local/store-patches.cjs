@@ -1,0 +1,165 @@
+'use strict';
+// Three changes to the embedded store's own work per request, none to what it answers. dynalite
+// is pinned (package.json, 4.0.0): each patch relies on that version's module layout, checks it,
+// and steps aside if it differs. Applied by local/store-process.cjs (the store of `npm start`)
+// and by local/embedded-store.ts's in-process store, so every test against dynalite runs them;
+// test/contract/devices.test.ts checks the patched store against the device writes' own
+// definition over hundreds of random writes. Measured together in docs/PERFORMANCE.md.
+const dynaliteDb = require('dynalite/db');
+const updateParser = require('dynalite/db/updateParser');
+const conditionParser = require('dynalite/db/conditionParser');
+const { isDeepStrictEqual } = require('node:util');
+
+let applied = false;
+
+function applyStorePatches() {
+  if (applied) return;
+  applied = true;
+  cacheActiveTables();
+  skipUnchangedIndexEntries();
+  cacheParsedExpressions(updateParser, 'update');
+  cacheParsedExpressions(conditionParser, 'condition');
+}
+
+/**
+ * dynalite reads the table's description from LevelDB (and parses its JSON) on every request:
+ * one more LevelDB round trip per item call. The store's only user is this server and every
+ * change of a description goes through `tableDb`, so an ACTIVE table's description is kept
+ * until the next such change.
+ */
+function cacheActiveTables() {
+  const createStore = dynaliteDb.create;
+  dynaliteDb.create = function createStoreWithTableCache(options) {
+    const store = createStore(options);
+    const { getTable, tableDb } = store;
+    if (typeof getTable !== 'function' || !tableDb || typeof tableDb.put !== 'function') return store;
+    const active = new Map();
+    let changes = 0;
+    for (const method of ['put', 'del', 'batch']) {
+      const original = tableDb[method];
+      tableDb[method] = function (...args) {
+        changes++;
+        active.clear();
+        return original.apply(this, args);
+      };
+    }
+    store.getTable = function (name, checkStatus, cb) {
+      if (typeof checkStatus === 'function') {
+        cb = checkStatus;
+        checkStatus = true;
+      }
+      // Describe/list calls ask without the status check: they always read the table.
+      if (!checkStatus) return getTable(name, false, cb);
+      const table = active.get(name);
+      if (table) return process.nextTick(cb, null, table);
+      const seen = changes;
+      getTable(name, true, (err, found) => {
+        // A description read while another was being written is not kept.
+        if (!err && found && found.TableStatus === 'ACTIVE' && seen === changes) active.set(name, found);
+        cb(err, found);
+      });
+    };
+    return store;
+  };
+}
+
+/**
+ * dynalite writes every index entry of an item again on every item write, changed or not (an
+ * md5 key hash and a LevelDB put per index). A notify changes no attribute any index holds
+ * (shared/store/table/definition.ts keeps `expiresAt` out of them for DynamoDB's sake), so its
+ * index writes are skipped when no attribute an index keys or projects differs: what the index
+ * holds is then exactly what it held. Any difference takes dynalite's own path unchanged.
+ */
+function skipUnchangedIndexEntries() {
+  const updateIndexes = dynaliteDb.updateIndexes;
+  if (typeof updateIndexes !== 'function' || dynaliteDb.__lwmqnIndexPatch) return;
+  dynaliteDb.__lwmqnIndexPatch = true;
+  dynaliteDb.updateIndexes = function updateChangedIndexes(store, table, existingItem, item, cb) {
+    if (existingItem && item && indexedAttributesEqual(table, existingItem, item)) return cb();
+    return updateIndexes.call(this, store, table, existingItem, item, cb);
+  };
+}
+
+function indexedAttributesEqual(table, a, b) {
+  const indexes = [...(table.LocalSecondaryIndexes || []), ...(table.GlobalSecondaryIndexes || [])];
+  if (indexes.length === 0) return true;
+  const attrs = new Set(table.KeySchema.map((k) => k.AttributeName));
+  for (const index of indexes) {
+    // An index that projects everything changes with any attribute.
+    if (!index.Projection || index.Projection.ProjectionType === 'ALL') return isDeepStrictEqual(a, b);
+    for (const k of index.KeySchema) attrs.add(k.AttributeName);
+    for (const name of index.Projection.NonKeyAttributes || []) attrs.add(name);
+  }
+  for (const name of attrs) if (!isDeepStrictEqual(a[name], b[name])) return false;
+  return true;
+}
+
+/** Parses kept, at most; past this the cache starts again (the server sends a few dozen shapes). */
+const MAX_CACHED_EXPRESSIONS = 2000;
+/** Checks whose outcome depends on a value's content, not only its type: never cached. */
+const CONTENT_CHECKED = /\b(between|attribute_type)\b/i;
+
+/**
+ * dynalite parses every expression with a generated PEG parser on every request: about a fifth
+ * of the store's CPU on the notify path, for the same few expression strings. A parse depends on
+ * the expression, the attribute names, and the values' types (its checks look at types only,
+ * except BETWEEN and attribute_type, which are not cached); the tree it returns holds the value
+ * objects themselves. So a tree is kept per (expression, names, value types), and a later request
+ * gets a copy with its own values in the places of the first one's, and the same placeholders
+ * marked used. A parse that fails is not kept: its error comes from the parser every time.
+ */
+function cacheParsedExpressions(parser, kind) {
+  const parse = parser.parse;
+  if (typeof parse !== 'function' || parser.__lwmqnCache) return;
+  parser.__lwmqnCache = true;
+  const cache = new Map();
+  parser.parse = function parseCached(input, options) {
+    const context = options && options.context;
+    if (!context || typeof input !== 'string' || CONTENT_CHECKED.test(input)) return parse.call(this, input, options);
+    const names = context.attrNames || {};
+    const values = context.attrVals || {};
+    const key = `${kind}\0${context.isKeyCondition ? 1 : 0}\0${input}\0${JSON.stringify(names)}\0${typesOf(values)}`;
+    const hit = cache.get(key);
+    if (hit) {
+      for (const name of hit.usedNames) delete context.unusedAttrNames[name];
+      for (const name of hit.usedValues) delete context.unusedAttrVals[name];
+      return withValues(hit.tree, hit.placeholderOf, values);
+    }
+    const unusedNamesBefore = Object.keys(context.unusedAttrNames || {});
+    const unusedValuesBefore = Object.keys(context.unusedAttrVals || {});
+    const tree = parse.call(this, input, options);
+    const placeholderOf = new Map();
+    for (const name of Object.keys(values)) placeholderOf.set(values[name], name);
+    if (cache.size >= MAX_CACHED_EXPRESSIONS) cache.clear();
+    cache.set(key, {
+      // A copy: the request goes on with the tree it got, and may change it.
+      tree: withValues(tree, placeholderOf, values),
+      placeholderOf,
+      usedNames: unusedNamesBefore.filter((name) => !(name in context.unusedAttrNames)),
+      usedValues: unusedValuesBefore.filter((name) => !(name in context.unusedAttrVals)),
+    });
+    return tree;
+  };
+}
+
+function typesOf(values) {
+  let out = '';
+  for (const name of Object.keys(values)) {
+    const v = values[name];
+    out += `${name}:${v && typeof v === 'object' ? Object.keys(v).join('|') : typeof v},`;
+  }
+  return out;
+}
+
+/** A deep copy of a parse tree, each value object of the parse replaced by this request's value of that placeholder. */
+function withValues(node, placeholderOf, values) {
+  if (node === null || typeof node !== 'object') return node;
+  const placeholder = placeholderOf.get(node);
+  if (placeholder !== undefined) return values[placeholder];
+  if (Array.isArray(node)) return node.map((each) => withValues(each, placeholderOf, values));
+  const copy = Object.create(Object.getPrototypeOf(node));
+  for (const k of Object.keys(node)) copy[k] = withValues(node[k], placeholderOf, values);
+  return copy;
+}
+
+module.exports = { applyStorePatches };
