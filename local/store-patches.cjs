@@ -15,7 +15,13 @@ let applied = false;
 function applyStorePatches() {
   if (applied) return;
   applied = true;
-  cacheActiveTables();
+  const create = dynaliteDb.create;
+  dynaliteDb.create = function createPatchedStore(options) {
+    const store = create(options);
+    cacheActiveTables(store);
+    keepItemsAndBatchWrites(store);
+    return store;
+  };
   skipUnchangedIndexEntries();
   cacheParsedExpressions(updateParser, 'update');
   cacheParsedExpressions(conditionParser, 'condition');
@@ -27,39 +33,136 @@ function applyStorePatches() {
  * change of a description goes through `tableDb`, so an ACTIVE table's description is kept
  * until the next such change.
  */
-function cacheActiveTables() {
-  const createStore = dynaliteDb.create;
-  dynaliteDb.create = function createStoreWithTableCache(options) {
-    const store = createStore(options);
-    const { getTable, tableDb } = store;
-    if (typeof getTable !== 'function' || !tableDb || typeof tableDb.put !== 'function') return store;
-    const active = new Map();
-    let changes = 0;
-    for (const method of ['put', 'del', 'batch']) {
-      const original = tableDb[method];
-      tableDb[method] = function (...args) {
-        changes++;
-        active.clear();
-        return original.apply(this, args);
-      };
-    }
-    store.getTable = function (name, checkStatus, cb) {
-      if (typeof checkStatus === 'function') {
-        cb = checkStatus;
-        checkStatus = true;
-      }
-      // Describe/list calls ask without the status check: they always read the table.
-      if (!checkStatus) return getTable(name, false, cb);
-      const table = active.get(name);
-      if (table) return process.nextTick(cb, null, table);
-      const seen = changes;
-      getTable(name, true, (err, found) => {
-        // A description read while another was being written is not kept.
-        if (!err && found && found.TableStatus === 'ACTIVE' && seen === changes) active.set(name, found);
-        cb(err, found);
-      });
+function cacheActiveTables(store) {
+  const { getTable, tableDb } = store;
+  if (typeof getTable !== 'function' || !tableDb || typeof tableDb.put !== 'function') return;
+  const active = new Map();
+  let changes = 0;
+  for (const method of ['put', 'del', 'batch']) {
+    const original = tableDb[method];
+    tableDb[method] = function (...args) {
+      changes++;
+      active.clear();
+      return original.apply(this, args);
     };
-    return store;
+  }
+  store.getTable = function (name, checkStatus, cb) {
+    if (typeof checkStatus === 'function') {
+      cb = checkStatus;
+      checkStatus = true;
+    }
+    // Describe/list calls ask without the status check: they always read the table.
+    if (!checkStatus) return getTable(name, false, cb);
+    const table = active.get(name);
+    if (table) return process.nextTick(cb, null, table);
+    const seen = changes;
+    getTable(name, true, (err, found) => {
+      // A description read while another was being written is not kept.
+      if (!err && found && found.TableStatus === 'ACTIVE' && seen === changes) active.set(name, found);
+      cb(err, found);
+    });
+  };
+}
+
+/** Items kept in memory at most (about 2-4 KiB each); the least recently used go first. */
+const MAX_KEPT_ITEMS = 4096;
+/** dynalite's keys of table items (`item-<table>~<key>`); index and table entries are not kept. */
+const ITEM_KEY = /^item-/;
+/** Writes batched per turn: items and their index entries. A table's description is written at once. */
+const BATCHED_KEY = /^(item|index)-/;
+
+/**
+ * Every item write is a read of the item, then a write of it: two round trips to LevelDB's
+ * thread pool, each a wake-up of another thread, per notify. Items written (or read while no
+ * write landed) are kept in memory, since this process is LevelDB's only user, so reading a
+ * known item costs no round trip. And the writes one turn of the event loop produces go to
+ * LevelDB as one batch: one round trip and one log write for all of them. A write is still
+ * answered only once LevelDB has it, and what is kept changes only then. dynalite writes an
+ * item only under its per-item lock, so one item never has two writes on the way at once.
+ */
+function keepItemsAndBatchWrites(store) {
+  const db = store.db;
+  if (!db || typeof db.get !== 'function' || typeof db.put !== 'function' || typeof db.batch !== 'function') return;
+  const { get, put, del, batch } = db;
+  const kept = new Map();
+  /** Writes landed so far: a read that saw any land meanwhile may hold an older value, and is not kept. */
+  let landed = 0;
+  const keep = (key, value) => {
+    kept.delete(key);
+    kept.set(key, value);
+    if (kept.size > MAX_KEPT_ITEMS) kept.delete(kept.keys().next().value);
+  };
+  const isItem = (key) => typeof key === 'string' && ITEM_KEY.test(key);
+
+  db.get = function (key, callback) {
+    if (typeof callback !== 'function' || !isItem(key)) return get.apply(this, arguments);
+    const value = kept.get(key);
+    if (value !== undefined) {
+      keep(key, value);
+      return process.nextTick(callback, null, value);
+    }
+    const seen = landed;
+    return get.call(this, key, (err, found) => {
+      if (!err && found !== undefined && seen === landed) keep(key, found);
+      callback(err, found);
+    });
+  };
+
+  let pending = [];
+  const flush = () => {
+    const ops = pending;
+    pending = [];
+    batch.call(
+      db,
+      ops.map(({ op }) => op),
+      (err) => {
+        landed++;
+        for (const { op, callback } of ops) {
+          if (isItem(op.key)) {
+            if (!err && op.type === 'put') keep(op.key, op.value);
+            else kept.delete(op.key);
+          }
+          callback(err || null);
+        }
+      },
+    );
+  };
+  const enqueue = (op, callback) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push({ op, callback });
+  };
+  db.put = function (key, value, callback) {
+    if (typeof callback === 'function' && typeof key === 'string' && BATCHED_KEY.test(key)) {
+      return enqueue({ type: 'put', key, value }, callback);
+    }
+    kept.delete(key);
+    landed++;
+    return put.apply(this, arguments);
+  };
+  db.del = function (key, callback) {
+    if (typeof callback === 'function' && typeof key === 'string' && BATCHED_KEY.test(key))
+      return enqueue({ type: 'del', key }, callback);
+    kept.delete(key);
+    landed++;
+    return del.apply(this, arguments);
+  };
+  db.batch = function (ops, callback) {
+    // dynalite's own batches (deleting a table's items) forget everything kept, before and after.
+    kept.clear();
+    landed++;
+    const forget = () => {
+      landed++;
+      kept.clear();
+    };
+    if (typeof callback === 'function') {
+      return batch.call(this, ops, (err) => {
+        forget();
+        callback(err);
+      });
+    }
+    const result = batch.apply(this, arguments);
+    if (result && typeof result.then === 'function') result.then(forget, forget);
+    return result;
   };
 }
 

@@ -129,3 +129,29 @@ describe('index entries', () => {
     expect(await byDue('patch-kind')).toEqual([]);
   });
 });
+
+test('a table deleted and made again holds none of the items kept from before', async () => {
+  const { DeleteTableCommand } = await import('@aws-sdk/client-dynamodb');
+  const { ensureTable } = await import('../../shared/store/table/definition');
+  const other = await freshTable(store);
+  await other.doc.send(new PutCommand({ TableName: other.name, Item: { ...key('gone'), value: 1 } }));
+  expect((await other.doc.send(new GetCommand({ TableName: other.name, Key: key('gone') }))).Item).toMatchObject({ value: 1 });
+  await store.client.send(new DeleteTableCommand({ TableName: other.name }));
+  await ensureTable(store.client, other.name);
+  expect((await other.doc.send(new GetCommand({ TableName: other.name, Key: key('gone') }))).Item).toBeUndefined();
+});
+
+test('many writes of one turn all land, each answered with its own outcome', async () => {
+  await put('turn-ok');
+  const writes = Array.from({ length: 30 }, (_, i) =>
+    doc.send(new UpdateCommand(notifyLike(i % 2 ? 'turn-ok' : 'turn-missing', i, 0))).then(
+      () => 'ok',
+      (err: Error) => err.name,
+    ),
+  );
+  const outcomes = await Promise.all(writes);
+  expect(outcomes.filter((o) => o === 'ok')).toHaveLength(15);
+  expect(outcomes.filter((o) => o === 'ConditionalCheckFailedException')).toHaveLength(15);
+  expect((await item('turn-ok'))?.value).toBe(29);
+  expect(await item('turn-missing')).toBeUndefined();
+});
