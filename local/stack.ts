@@ -22,6 +22,7 @@ import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
 import { MemoryRegistrationStore } from './memory-registrations';
 import { PromMetrics } from './prom-metrics';
+import { warmUpServer } from './server-warmup';
 
 /** Everything `npm start` runs on one machine: broker, store, bridge, HTTP API, reaper. */
 export interface Stack {
@@ -48,6 +49,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     let dynamoEndpoint = env.DYNAMODB_ENDPOINT;
     const embeddedStore = !dynamoEndpoint;
     const cacheDevices = deviceCacheSetting(env, embeddedStore);
+    const warmupNotifies = embeddedStore ? warmupSetting(env) : 0;
     if (!dynamoEndpoint) {
       const dataDir = resolve(env.LWMQN_DATA_DIR || '.lwmqn');
       const store = await startStoreProcess(dataDir);
@@ -167,6 +169,17 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     const apiUrl = `http://${env.HTTP_HOST || '127.0.0.1'}:${port}`;
     logger.info({ apiUrl }, 'management API listening');
 
+    // Ready now; the server's own notify path is exercised in the background (local/server-warmup.ts).
+    let warming: Promise<unknown> = Promise.resolve();
+    if (warmupNotifies > 0) {
+      const started = Date.now();
+      warming = warmUpServer(deps, { client: dynamo, tableName }, warmupNotifies, () => closing).then(
+        () => logger.info({ notifies: warmupNotifies, ms: Date.now() - started }, 'server warmed up'),
+        (err: unknown) =>
+          closing || logger.warn({ err }, 'server warm-up skipped (only a head start: the server serves without it)'),
+      );
+    }
+
     let reaping: Promise<unknown> = Promise.resolve();
     const reaperInterval = positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000);
     const reap = () => {
@@ -202,6 +215,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
         (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         await closed;
         await reaping;
+        await warming;
         await bridge.close();
         dynamo.destroy();
         await stopOwned();
@@ -233,6 +247,16 @@ function refusalMessage(err: BrokerRefusedError, username: string | undefined): 
     `set LWMQN_BRIDGE_USERNAME and LWMQN_BRIDGE_PASSWORD to the bridge's broker account ` +
     `(local/mosquitto/add-bridge.sh prints the password; docs/SECURITY.md)`
   );
+}
+
+/** LWMQN_STORE_WARMUP: also the notifies the server runs through its own handler once ready (0: none). */
+function warmupSetting(env: NodeJS.ProcessEnv): number {
+  const raw = env.LWMQN_STORE_WARMUP;
+  if (raw === undefined || raw === '') return 2000;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`LWMQN_STORE_WARMUP must be a whole number of requests, 0 or more, not ${raw}`);
+  return n;
 }
 
 /**
