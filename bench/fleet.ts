@@ -13,7 +13,7 @@
  *
  *   npm run bench -- [--devices 25] [--client mqtt-node|light] [--rounds 5] [--inflight 2]
  *                    [--seconds 10] [--warmup 2] [--reads 5000] [--read-concurrency 25]
- *                    [--compare] [--ceiling] [--json]
+ *                    [--compare] [--ceiling] [--json] [--timeline]
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     compare: { type: 'boolean', default: false },
     ceiling: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    timeline: { type: 'boolean', default: false },
   },
 });
 
@@ -219,6 +220,11 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       server: perNotifyUs(cpuAtStart.own, cpuAtEnd.own),
       store: perNotifyUs(cpuAtStart.children, cpuAtEnd.children),
     };
+    if (values.timeline) {
+      const perSecond: number[] = [];
+      for (const t of doneAt) perSecond[Math.floor(t / 1000)] = (perSecond[Math.floor(t / 1000)] ?? 0) + 1;
+      say(`notifies per counted second: ${Array.from(perSecond, (n) => n ?? 0).join(' ')}`);
+    }
     const FIRST_MS = 3000;
     const early = doneAt.filter((t) => t < FIRST_MS).length;
     const restSeconds = notifySeconds - FIRST_MS / 1000;
