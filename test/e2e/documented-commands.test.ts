@@ -453,6 +453,19 @@ describe('the benchmark', () => {
     expect(report.results[0].notificationsPerSecond).toBeGreaterThan(0);
   });
 
+  test('`npm run bench:memory`, sized down: every process of npm start measured, nothing failed, npm start stopped', async () => {
+    const run = runCommand('npm run bench:memory -- --devices 200 --seconds 3 --json', cleanEnv());
+    expect((await run.exit(120_000)).code).toBe(0);
+    const out = run.output();
+    const report = JSON.parse(out.slice(out.indexOf('\n{') + 1, out.lastIndexOf('}') + 1));
+    expect(report).toMatchObject({ devices: 200, registrationFailures: 0, notifyFailures: 0, deregistrationFailures: 0 });
+    const roles = (report.processes as { role: string; pid: number; maxMiB: number }[]).map((p) => p.role);
+    expect(roles).toEqual(expect.arrayContaining(['npm', 'sh', 'server', 'store']));
+    expect(report.maxTotalMiB).toBeGreaterThan(0);
+    // Ctrl-C ended every process it started.
+    for (const { pid } of report.processes as { pid: number }[]) expect(existsSync(`/proc/${pid}/status`)).toBe(false);
+  });
+
   test('every option of the documented bench lines is one bench/fleet.ts takes', () => {
     const source = readFileSync(join(ROOT, 'bench/fleet.ts'), 'utf8');
     const options = new Set([...source.matchAll(/^\s+'?([a-z-]+)'?: \{ type: '(string|boolean)'/gm)].map((m) => m[1]));
