@@ -187,6 +187,19 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       notifyProgress.tick(Math.min(total, Math.round(total - (until - performance.now()) / 1000)));
       sample();
     }, 250);
+    // --timeline: the CPU each process used in each second (server, its store, this benchmark process).
+    const cpuTimeline: string[] = [];
+    let lastCpu = { ...cpuSeconds(server.pid), bench: process.cpuUsage() };
+    const cpuTicker = values.timeline
+      ? setInterval(() => {
+          const now = { ...cpuSeconds(server.pid), bench: process.cpuUsage() };
+          const bench = (now.bench.user + now.bench.system - lastCpu.bench.user - lastCpu.bench.system) / 1e6;
+          cpuTimeline.push(
+            `${Math.round((now.own - lastCpu.own) * 100)}/${Math.round((now.children - lastCpu.children) * 100)}/${Math.round(bench * 100)}`,
+          );
+          lastCpu = now;
+        }, 1000)
+      : undefined;
     let value = 0;
     // CPU is read when counting starts and when it ends, for the per-notify cost of each process.
     let cpuAtStart = cpuSeconds(server.pid);
@@ -210,6 +223,7 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       ),
     );
     clearInterval(ticker);
+    clearInterval(cpuTicker);
     notifyProgress.tick(total);
     const notifySeconds = opts.seconds + Math.max(0, (performance.now() - until) / 1000);
     const notify = summarize(latencies);
@@ -224,6 +238,7 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       const perSecond: number[] = [];
       for (const t of doneAt) perSecond[Math.floor(t / 1000)] = (perSecond[Math.floor(t / 1000)] ?? 0) + 1;
       say(`notifies per counted second: ${Array.from(perSecond, (n) => n ?? 0).join(' ')}`);
+      say(`CPU % per second from the first notify, server/store/benchmark: ${cpuTimeline.join(' ')}`);
     }
     const FIRST_MS = 3000;
     const early = doneAt.filter((t) => t < FIRST_MS).length;
