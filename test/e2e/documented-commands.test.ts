@@ -540,6 +540,10 @@ const COVERAGE: Record<string, Coverage> = {
   },
   'README.md: npm run bench -- --client light --devices 2000': { checked: 'minutes long; options checked' },
   'README.md: npm run bench -- --json': HERE,
+  'README.md: npm run bench:memory -- --devices 2000': {
+    test: 'test/e2e/documented-commands.test.ts',
+    shows: "runCommand('npm run bench:memory -- --devices 200 --seconds 3",
+  },
   'README.md: npm run bench:console': {
     test: 'test/e2e/console.test.ts',
     shows: "runCommand('npm run bench:console -- --devices 200",
