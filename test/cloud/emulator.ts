@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ROOT } from '../../infra/bundle';
+import { publishRequest } from '../helpers/iot-data-endpoint';
 import { mosquittoBinary, startMosquitto, type MosquittoProcess } from '../helpers/mosquitto';
 import { startTestStore, type TestStore } from '../helpers/recorder';
 import {
@@ -531,13 +532,9 @@ export class CloudEmulation {
 
   private iotDataGateway(req: IncomingMessage, res: ServerResponse): void {
     void readBody(req).then(async (body) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const match = /^\/topics\/(.+)$/.exec(url.pathname);
-      if (req.method !== 'POST' || !match) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
-        return;
-      }
-      const topic = decodeURIComponent(match[1]);
+      const publish = publishRequest(req, res);
+      if (!publish) return;
+      const { topic } = publish;
       const fn = this.caller(req);
       const denied = this.authorize(fn, 'iot:Publish', [`arn:${PARTITION}:iot:${REGION}:${ACCOUNT}:topic/${topic}`]);
       if (denied) {
@@ -545,7 +542,7 @@ export class CloudEmulation {
         res.end(JSON.stringify({ message: denied }));
         return;
       }
-      const qos = Number(url.searchParams.get('qos') ?? 0) === 1 ? 1 : 0;
+      const qos = Number(publish.qos ?? 0) === 1 ? 1 : 0;
       try {
         await this.iot!.publishAsync(topic, body, { qos });
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RecordingPublisher } from './recorder';
 
@@ -18,6 +18,20 @@ export interface IotDataEndpoint {
 }
 
 /**
+ * The topic and `qos` of a data-plane `Publish` request (`POST /topics/<topic>?qos=N`); anything
+ * else is answered 404 here, as the data plane does, and gives undefined.
+ */
+export function publishRequest(req: IncomingMessage, res: ServerResponse): { topic: string; qos: string | null } | undefined {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const match = /^\/topics\/(.+)$/.exec(url.pathname);
+  if (req.method !== 'POST' || !match) {
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
+    return undefined;
+  }
+  return { topic: decodeURIComponent(match[1]), qos: url.searchParams.get('qos') };
+}
+
+/**
  * `answer: false` is the hung variant: each publish is recorded when its body has arrived, and
  * then never answered (the connection stays open until `close`), as a data plane that accepts
  * requests and stops responding.
@@ -28,14 +42,10 @@ export async function startIotDataEndpoint({ answer = true }: { answer?: boolean
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const match = /^\/topics\/(.+)$/.exec(url.pathname);
-      if (req.method !== 'POST' || !match) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
-        return;
-      }
-      const topic = decodeURIComponent(match[1]);
-      endpoint.qos.set(topic, url.searchParams.get('qos'));
+      const publish = publishRequest(req, res);
+      if (!publish) return;
+      const { topic } = publish;
+      endpoint.qos.set(topic, publish.qos);
       void endpoint.published.publish(topic, Buffer.concat(chunks).toString('utf8'));
       if (!answer) return;
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
