@@ -4,10 +4,11 @@ import type { Deps } from '../shared/deps';
 import type { Metrics, Publisher } from '../shared/ports';
 import { CachedDeviceStore } from '../shared/store/cached-devices';
 import { toSeconds } from '../shared/store/model';
-import { createDocumentClient, fixedShards } from '../shared/store/table/client';
+import { fixedShards } from '../shared/store/table/client';
 import { ensureTable } from '../shared/store/table/definition';
 import { TableDeviceStore } from '../shared/store/table/devices';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Devices on the scratch table, and how many of their notifies run at once (about a busy fleet's share). */
 const DEVICES = 8;
@@ -27,16 +28,14 @@ const noMetrics: Metrics = { handled() {}, answered() {}, storeCall() {}, comman
  */
 export async function warmUpServer(
   deps: Deps,
-  store: { client: DynamoDBClient; tableName: string },
+  store: { client: DynamoDBClient; doc: DynamoDBDocumentClient; tableName: string },
   notifies: number,
   stopped: () => boolean,
 ): Promise<void> {
   const name = `${store.tableName}-warmup`;
   await ensureTable(store.client, name);
   try {
-    const devices = new CachedDeviceStore(
-      new TableDeviceStore({ doc: createDocumentClient(store.client), name, shards: fixedShards(1) }),
-    );
+    const devices = new CachedDeviceStore(new TableDeviceStore({ doc: store.doc, name, shards: fixedShards(1) }));
     const scratch: Deps = { ...deps, devices, publisher: nothing, events: { emit: async () => undefined }, metrics: noMetrics };
     const now = deps.clock.now();
     for (let d = 0; d < DEVICES; d++) {

@@ -173,7 +173,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     let warming: Promise<unknown> = Promise.resolve();
     if (warmupNotifies > 0) {
       const started = Date.now();
-      warming = warmUpServer(deps, { client: dynamo, tableName }, warmupNotifies, () => closing).then(
+      warming = warmUpServer(deps, { client: dynamo, doc, tableName }, warmupNotifies, () => closing).then(
         () => logger.info({ notifies: warmupNotifies, ms: Date.now() - started }, 'server warmed up'),
         (err: unknown) =>
           closing || logger.warn({ err }, 'server warm-up skipped (only a head start: the server serves without it)'),
