@@ -50,8 +50,7 @@ export async function startStoreProcess(dataDir: string): Promise<Running & { pi
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // Plain CommonJS: none of the TypeScript loader the server runs under (tens of MiB less).
     // A server run with --cpu-prof profiles its store too (bench/servers.ts, LWMQN_BENCH_PROFILE).
-    // The old space grows by half of what is live, as the server's (local/start.ts says why).
-    execArgv: ['--heap-growing-percent=50', ...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'))],
+    execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
   });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port?: number }) => (m?.port ? resolve(m.port) : reject(new Error('store sent no port'))));
