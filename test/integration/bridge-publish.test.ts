@@ -7,7 +7,9 @@ import { startMosquitto, type MosquittoProcess } from '../helpers/mosquitto';
  * MQTT packet ids are 16 bits. A burst can have the bridge publish more than 65,535 QoS 1
  * messages before the broker acknowledges the first: every one of them must still complete.
  */
-jest.setTimeout(60_000);
+// A guard against a hang, not a figure: alone it takes about 3 s, inside the whole suite on a
+// loaded CI machine it took 16-62 s.
+jest.setTimeout(180_000);
 
 let broker: MosquittoProcess;
 let bridge: Bridge;
