@@ -35,6 +35,8 @@ export interface Stack {
   /** Runs the reaper once now (the interval runs it anyway). */
   reap(): ReturnType<typeof reaper>;
   close(): Promise<void>;
+  /** What a shutdown in progress is waiting for (named in the log when it runs out of time). */
+  closingStep(): string;
 }
 
 export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Logger): Promise<Stack> {
@@ -181,6 +183,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     }
 
     let reaping: Promise<unknown> = Promise.resolve();
+    let step = 'nothing: not closing';
     const reaperInterval = positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000);
     const reap = () => {
       // A run starts work for one interval (the next tick goes on where it stopped), and none
@@ -207,18 +210,25 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       dynamoEndpoint,
       apiUrl,
       reap,
+      closingStep: () => step,
       close: async () => {
         closing = true;
         clearInterval(timer);
+        step = 'the management API';
         const closed = new Promise<void>((ok) => http.close(() => ok()));
         // Event streams never end on their own; without this, shutdown waits for every `lwmqn events`.
         (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         await closed;
+        step = 'the reaper run in progress';
         await reaping;
+        step = 'the server warm-up';
         await warming;
+        step = 'the in-flight device messages (bridge)';
         await bridge.close();
         dynamo.destroy();
+        step = 'the embedded store and broker';
         await stopOwned();
+        step = 'nothing';
       },
     };
   } catch (err) {

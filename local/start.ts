@@ -27,7 +27,10 @@ async function main(): Promise<void> {
     // Not unref'd: a shutdown stuck on a promise that nothing settles must end in this error and
     // exit 1, not in a silent exit 0 once the event loop runs empty.
     setTimeout(() => {
-      log.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish (broker or store unreachable?): exiting anyway');
+      log.error(
+        { graceMs: SHUTDOWN_GRACE_MS, waitingFor: stack.closingStep() },
+        'shutdown did not finish (broker or store unreachable?): exiting anyway',
+      );
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     await stack.close();

@@ -9,7 +9,7 @@ import { eventually } from '../helpers/poll';
 import { freePort } from '../helpers/ports';
 
 /**
- * `npm start` as an operator runs it (`npx tsx local/start.ts`, embedded dynalite persisted
+ * `npm start` as an operator runs it (embedded dynalite persisted
  * under LWMQN_DATA_DIR), stopped with SIGTERM and started again on the same data dir: the
  * registry survives, and what devices sent while it was down is handled after the restart.
  */
@@ -60,8 +60,8 @@ async function launch(overrides: NodeJS.ProcessEnv = {}): Promise<Server> {
   for (const k of ['DYNAMODB_ENDPOINT', 'TABLE_NAME', 'LWMQN_JOIN', 'LWMQN_REQUEST_TIMEOUT_MS', 'LWMQN_REAPER_INTERVAL_MS'])
     delete env[k];
   Object.assign(env, overrides);
-  // detached: a group of its own (npx -> tsx -> node), signalled as a whole like a terminal does.
-  const child = spawn('npx', ['tsx', 'local/start.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // detached: a group of its own (npm -> sh -> node -> store), signalled as a whole like a terminal does.
+  const child = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -184,6 +184,14 @@ test('SIGTERM stops the server even when the broker went away while it was publi
     await eventually(async () => expect((await get(server, '/devices/restart-lonely')).status).toBe(404));
     await stop(server);
     expect(messages(server)).toContain('shutting down: finishing in-flight messages');
+    // The in-flight publish never gets its acknowledgement: the grace runs out, and the log
+    // says what the shutdown was still waiting for.
+    const gaveUp = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('shutdown did not finish'))
+      .map((l) => JSON.parse(l));
+    expect(gaveUp).toEqual([expect.objectContaining({ waitingFor: 'the in-flight device messages (bridge)' })]);
     expect(server.child.exitCode ?? server.child.signalCode).not.toBeNull();
     await expect(fetch(`${server.apiUrl}/health`)).rejects.toThrow();
     await deleting;

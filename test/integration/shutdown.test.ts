@@ -11,7 +11,7 @@ import { startTestStore } from '../helpers/recorder';
 import { CuttableProxy } from '../helpers/tcp-proxy';
 
 /**
- * A graceful stop under load: the server (`tsx local/start.ts`, embedded store persisted under
+ * A graceful stop under load: the server (`node --require tsx/cjs local/start.ts`, embedded store persisted under
  * LWMQN_DATA_DIR) gets SIGTERM while a burst of QoS 1 notifications is being handled. It must
  * exit 0, and after it is started again every notification ends up answered 204: the handlers
  * in flight finished (and were acknowledged) or were left unacknowledged and are delivered
