@@ -65,7 +65,8 @@ export async function startStoreProcess(dataDir: string): Promise<Running & { pi
         // A child ended by a signal has a signalCode and no exitCode.
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        // It ignores signals (local/store-process.cjs): the end of the channel is its cue.
+        child.disconnect();
       }),
   };
 }

@@ -24,14 +24,15 @@ const noMetrics: Metrics = { handled() {}, answered() {}, storeCall() {}, comman
  * `npm start` served its first seconds of notifies at about half its later rate
  * (docs/PERFORMANCE.md); this takes about a second in the background, before devices that
  * connect at start have registered. Nothing is published and nothing is counted in /metrics.
- * Stops early when `stopped()` turns true (a shutdown does not wait for it).
+ * Stops early when `stopped()` turns true (a shutdown does not wait for it). Returns how many
+ * notifies it ran.
  */
 export async function warmUpServer(
   deps: Deps,
   store: { client: DynamoDBClient; doc: DynamoDBDocumentClient; tableName: string },
   notifies: number,
   stopped: () => boolean,
-): Promise<void> {
+): Promise<number> {
   const name = `${store.tableName}-warmup`;
   await ensureTable(store.client, name);
   try {
@@ -73,6 +74,7 @@ export async function warmUpServer(
         }
       }),
     );
+    return Math.min(next, notifies);
   } finally {
     await store.client.send(new DeleteTableCommand({ TableName: name }));
   }

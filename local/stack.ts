@@ -149,8 +149,12 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     // The web console is bundled now, in the background, so its first page is served at once.
     const consoleFiles = consoleAssets();
     let closing = false;
-    // Ctrl-C also reaches esbuild's process: a build cut short by the shutdown is no error.
-    consoleFiles().catch((err: unknown) => closing || logger.error({ err }, 'web console could not be bundled'));
+    // Ctrl-C or a supervisor's SIGTERM to the process group also reaches esbuild's process: a
+    // build cut short by the shutdown is no error. Its failure can come before this process has
+    // handled the same signal, so it is judged a moment later.
+    consoleFiles().catch((err: unknown) => {
+      setTimeout(() => closing || logger.error({ err }, 'web console could not be bundled'), 500).unref();
+    });
     const http = serve({
       fetch: createApi(deps, {
         console: consoleFiles,
@@ -176,7 +180,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     if (warmupNotifies > 0) {
       const started = Date.now();
       warming = warmUpServer(deps, { client: dynamo, doc, tableName }, warmupNotifies, () => closing).then(
-        () => logger.info({ notifies: warmupNotifies, ms: Date.now() - started }, 'server warmed up'),
+        (notifies) => logger.info({ notifies, ms: Date.now() - started }, 'server warmed up'),
         (err: unknown) =>
           closing || logger.warn({ err }, 'server warm-up skipped (only a head start: the server serves without it)'),
       );

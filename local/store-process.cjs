@@ -31,9 +31,11 @@ async function waitForLock(path) {
 }
 
 async function main() {
-  // Ctrl-C reaches the whole process group: the server still finishes its in-flight writes
-  // here before it ends this process with SIGTERM (or by going away).
+  // Ctrl-C, and a supervisor's SIGTERM to the whole process group (systemd's default), reach
+  // this process too: the server still finishes its in-flight writes, its reaper run and its
+  // warm-up here, and only then ends this process by closing the IPC channel (or by going away).
   process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
   const path = process.env.LWMQN_STORE_PATH;
   mkdirSync(path, { recursive: true });
   await waitForLock(path);
@@ -55,8 +57,8 @@ async function main() {
   server.listen(Number(process.env.LWMQN_STORE_PORT || 0), '127.0.0.1', () => {
     process.send({ port: server.address().port });
   });
+  // Every answer was sent after its write landed in LevelDB: nothing is pending here.
   process.on('disconnect', () => process.exit(0));
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
 main().catch((err) => {

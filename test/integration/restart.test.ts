@@ -125,6 +125,10 @@ test('a registered device survives a SIGTERM and restart on the same data dir', 
   expect(before.status).toBe(200);
 
   await stop(first);
+  // On failure, the whole log says what the shutdown waited for.
+  expect({ messages: messages(first), output: first.output() }).toMatchObject({
+    messages: expect.arrayContaining(['shutting down: finishing in-flight messages', 'stopped']),
+  });
   expect(messages(first)).toEqual(expect.arrayContaining(['shutting down: finishing in-flight messages', 'stopped']));
   await expect(fetch(`${first.apiUrl}/health`)).rejects.toThrow();
 

@@ -108,10 +108,19 @@ test('a table created again with an index can be queried on it', async () => {
   expect((await client.send(new QueryCommand(byG))).Items?.map((i) => i.pk.S)).toEqual(['y']);
 });
 
-test('Ctrl-C in the terminal (SIGINT to the whole group) leaves the store serving: the server ends it once its in-flight writes are done', async () => {
-  process.kill(store.pid, 'SIGINT');
-  await new Promise((wait) => setTimeout(wait, 300));
-  expect((await client.send(new ListTablesCommand({}))).TableNames).toEqual(['one_table', 'two_table']);
+test.each(['SIGINT', 'SIGTERM'] as const)(
+  'a %s to the whole group (Ctrl-C, a supervisor) leaves the store serving: the server ends it once its in-flight writes are done',
+  async (signal) => {
+    process.kill(store.pid, signal);
+    await new Promise((wait) => setTimeout(wait, 300));
+    expect((await client.send(new ListTablesCommand({}))).TableNames).toEqual(['one_table', 'two_table']);
+  },
+);
+
+test('closing it (the end of its IPC channel) ends the process', async () => {
+  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-closed-')));
+  await other.close();
+  expect(() => process.kill(other.pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
 });
 
 test('closing a store process that a signal already ended returns at once (the shutdown does not wait for an exit that came)', async () => {
