@@ -1,4 +1,4 @@
-import { parseEventTypes } from '../shared/events';
+import { DEFAULT_EVENT_TYPES, parseEventTypes } from '../shared/events';
 
 /**
  * Deployment settings, read from CDK context (`cdk deploy -c key=value` or `cdk.json`).
@@ -55,12 +55,8 @@ export interface LwmqnSettings {
  */
 export const DEFAULT_INDEX_SHARDS = 16;
 
-/**
- * The lifecycle events, which come once per registration, update, departure or status change.
- * Not devNotify and devChange: they come with every notify and would add $2.00 per million
- * notifies (docs/DEPLOY.md) for subscribers a deployment may not have. `-c events=all` brings them back.
- */
-export const CLOUD_EVENTS = 'devIncoming,devLeaving,devUpdate,devStatus';
+/** The same default as LWMQN_EVENTS unset (shared/events.ts): `-c events=all` brings devNotify and devChange back. */
+export const CLOUD_EVENTS = DEFAULT_EVENT_TYPES.join(',');
 
 export const DEFAULT_SETTINGS: LwmqnSettings = {
   defaultLifetime: 86_400,

@@ -2,9 +2,19 @@ import { eventTopic } from './protocol/topics';
 import { EVENT_TYPES, type EventSink, type EventType, type LwmqnEvent, type Publisher } from './ports';
 
 /**
- * Which event types are published on MQTT, from `LWMQN_EVENTS`: `all` (the default), `none`, or
- * a comma-separated list of types. In the cloud each published event is a billed IoT Core
- * message even when nobody subscribes (docs/DEPLOY.md, "What a million notifications cost").
+ * What is published on MQTT when `LWMQN_EVENTS` is unset, in both runtimes: the lifecycle events,
+ * which come once per registration, update, departure or status change. Not devNotify and
+ * devChange: they come with every notify and would double or triple the messages a notify costs,
+ * whether or not anyone subscribes: in the cloud $2.00 per million notifies (docs/DEPLOY.md,
+ * "What a million notifications cost"), locally a third of the server's CPU per notify
+ * (docs/PERFORMANCE.md). `LWMQN_EVENTS=all` brings them back; the local stream behind
+ * GET /events carries every type anyway.
+ */
+export const DEFAULT_EVENT_TYPES: readonly EventType[] = ['devIncoming', 'devLeaving', 'devUpdate', 'devStatus'];
+
+/**
+ * Which event types are published on MQTT, from `LWMQN_EVENTS`: `all`, `none`, or a
+ * comma-separated list of types; unset or empty, DEFAULT_EVENT_TYPES.
  * A name that is not an event type stops the server: it never runs with a filter it misread.
  */
 export function eventTypesFromEnv(env: NodeJS.ProcessEnv): ReadonlySet<EventType> {
@@ -16,7 +26,8 @@ export function parseEventTypes(raw: string | undefined, setting: string): Reado
     .split(',')
     .map((w) => w.trim())
     .filter((w) => w !== '');
-  if (words.length === 0 || (words.length === 1 && words[0] === 'all')) return new Set(EVENT_TYPES);
+  if (words.length === 0) return new Set(DEFAULT_EVENT_TYPES);
+  if (words.length === 1 && words[0] === 'all') return new Set(EVENT_TYPES);
   if (words.length === 1 && words[0] === 'none') return new Set();
   const unknown = words.filter((w) => !(EVENT_TYPES as readonly string[]).includes(w));
   if (unknown.length > 0) {

@@ -141,6 +141,8 @@ export async function startWorld(env: NodeJS.ProcessEnv = {}): Promise<Integrati
         LWMQN_BRIDGE_ID: `bridge-${process.pid}`,
         // The stack is this store's one writer, as over its embedded store: the device cache is on.
         LWMQN_DEVICE_CACHE: 'on',
+        // These tests watch every event type on MQTT (LWMQN_EVENTS unset publishes the lifecycle ones only).
+        LWMQN_EVENTS: 'all',
         ...env,
       },
       log,

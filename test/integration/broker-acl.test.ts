@@ -147,6 +147,8 @@ beforeAll(async () => {
       LWMQN_BRIDGE_USERNAME: 'lwmqn-bridge',
       LWMQN_BRIDGE_PASSWORD: PASSWORDS['lwmqn-bridge'],
       LWMQN_REQUEST_TIMEOUT_MS: '3000',
+      // The application account's reads of devNotify and devChange are checked too.
+      LWMQN_EVENTS: 'all',
     },
     log,
   );

@@ -69,6 +69,8 @@ async function startWorld(brokerEnv: NodeJS.ProcessEnv): Promise<World> {
         TABLE_NAME: `lwmqn_embedded_${++tables}`,
         HTTP_PORT: '0',
         LWMQN_REQUEST_TIMEOUT_MS: '3000',
+        // Who may read devNotify and devChange is checked too.
+        LWMQN_EVENTS: 'all',
       },
       log,
     );

@@ -30,6 +30,30 @@ test('only the chosen types reach MQTT; the local stream gets them all', async (
   );
 });
 
+test('unset, the lifecycle types reach MQTT and a notify publishes nothing but its answer; the local stream gets them all', async () => {
+  const plain = await startWorld({ LWMQN_EVENTS: undefined });
+  const seen: LwmqnEvent[] = [];
+  plain.stack.bus.subscribe((e) => seen.push(e));
+  try {
+    const id = 'ev-default';
+    const dev = await plain.device(id, { objects: sampleObjects() });
+    expect((await registerDevice(dev)).status).toBe(201);
+    expect((await dev.call('notify', { oid: 3303, iid: 0, rid: 5700, data: 31 })).status).toBe(204);
+    expect((await plain.http(`/devices/${id}`, { method: 'DELETE' })).status).toBe(200);
+    await plain.events.waitFor(id, 'devLeaving');
+    // devLeaving was published after the notify's events would have been: nothing else came.
+    expect(
+      plain.events
+        .of(id)
+        .map((e) => e.topic.split('/').pop())
+        .sort(),
+    ).toEqual(['devIncoming', 'devLeaving', 'devStatus']);
+    expect(seen.filter((e) => e.clientId === id).map((e) => e.type)).toEqual(expect.arrayContaining(['devNotify', 'devChange']));
+  } finally {
+    await plain.close();
+  }
+});
+
 test('an unknown type stops the start with one line naming LWMQN_EVENTS', async () => {
   await expect(startWorld({ LWMQN_EVENTS: 'devIncoming,devNotfy' })).rejects.toThrow(
     /^LWMQN_EVENTS: unknown event type devNotfy; use all, none or a list of devIncoming, /,

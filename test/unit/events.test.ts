@@ -1,9 +1,16 @@
-import { mqttEventSink, parseEventTypes } from '../../shared/events';
+import { CLOUD_EVENTS } from '../../infra/settings';
+import { DEFAULT_EVENT_TYPES, eventTypesFromEnv, mqttEventSink, parseEventTypes } from '../../shared/events';
 import { EVENT_TYPES } from '../../shared/ports';
 import { RecordingPublisher } from '../helpers/recorder';
 
 describe('LWMQN_EVENTS', () => {
-  test.each([undefined, '', 'all', ' all '])('%p publishes every type', (raw) => {
+  test.each([undefined, '', ' '])('%p (unset) publishes the lifecycle types only, in both runtimes', (raw) => {
+    expect([...parseEventTypes(raw, 'LWMQN_EVENTS')]).toEqual(['devIncoming', 'devLeaving', 'devUpdate', 'devStatus']);
+    expect(eventTypesFromEnv({})).toEqual(new Set(DEFAULT_EVENT_TYPES));
+    expect(CLOUD_EVENTS).toBe(DEFAULT_EVENT_TYPES.join(','));
+  });
+
+  test.each(['all', ' all '])('%p publishes every type', (raw) => {
     expect([...parseEventTypes(raw, 'LWMQN_EVENTS')]).toEqual([...EVENT_TYPES]);
   });
 
