@@ -74,7 +74,7 @@ export async function warmUpServer(
         }
       }),
     );
-    return Math.min(next, notifies);
+    return next;
   } finally {
     await store.client.send(new DeleteTableCommand({ TableName: name }));
   }

@@ -148,12 +148,14 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
 
     // The web console is bundled now, in the background, so its first page is served at once.
     const consoleFiles = consoleAssets();
-    let closing = false;
+    // What a shutdown is waiting for; undefined until one starts.
+    let closingStep: string | undefined;
+    const closing = () => closingStep !== undefined;
     // Ctrl-C or a supervisor's SIGTERM to the process group also reaches esbuild's process: a
     // build cut short by the shutdown is no error. Its failure can come before this process has
     // handled the same signal, so it is judged a moment later.
     consoleFiles().catch((err: unknown) => {
-      setTimeout(() => closing || logger.error({ err }, 'web console could not be bundled'), 500).unref();
+      setTimeout(() => closing() || logger.error({ err }, 'web console could not be bundled'), 500).unref();
     });
     const http = serve({
       fetch: createApi(deps, {
@@ -179,21 +181,20 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     let warming: Promise<unknown> = Promise.resolve();
     if (warmupNotifies > 0) {
       const started = Date.now();
-      warming = warmUpServer(deps, { client: dynamo, doc, tableName }, warmupNotifies, () => closing).then(
+      warming = warmUpServer(deps, { client: dynamo, doc, tableName }, warmupNotifies, closing).then(
         (notifies) => logger.info({ notifies, ms: Date.now() - started }, 'server warmed up'),
         (err: unknown) =>
-          closing || logger.warn({ err }, 'server warm-up skipped (only a head start: the server serves without it)'),
+          closing() || logger.warn({ err }, 'server warm-up skipped (only a head start: the server serves without it)'),
       );
     }
 
     let reaping: Promise<unknown> = Promise.resolve();
-    let step = 'nothing: not closing';
     const reaperInterval = positiveInt(env, 'LWMQN_REAPER_INTERVAL_MS', 1000);
     const reap = () => {
       // A run starts work for one interval (the next tick goes on where it stopped), and none
       // once the server is closing: shutdown waits for what was started, not for a whole pile.
       const until = Date.now() + reaperInterval;
-      const run = reaper(deps, { timeLeftMs: () => (closing ? 0 : until - Date.now()) });
+      const run = reaper(deps, { timeLeftMs: () => (closing() ? 0 : until - Date.now()) });
       reaping = run.catch((err: unknown) => logger.error({ err }, 'reaper run failed'));
       return run;
     };
@@ -214,25 +215,24 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       dynamoEndpoint,
       apiUrl,
       reap,
-      closingStep: () => step,
+      closingStep: () => closingStep ?? 'nothing: not closing',
       close: async () => {
-        closing = true;
         clearInterval(timer);
-        step = 'the management API';
+        closingStep = 'the management API';
         const closed = new Promise<void>((ok) => http.close(() => ok()));
         // Event streams never end on their own; without this, shutdown waits for every `lwmqn events`.
         (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         await closed;
-        step = 'the reaper run in progress';
+        closingStep = 'the reaper run in progress';
         await reaping;
-        step = 'the server warm-up';
+        closingStep = 'the server warm-up';
         await warming;
-        step = 'the in-flight device messages (bridge)';
+        closingStep = 'the in-flight device messages (bridge)';
         await bridge.close();
         dynamo.destroy();
-        step = 'the embedded store and broker';
+        closingStep = 'the embedded store and broker';
         await stopOwned();
-        step = 'nothing';
+        closingStep = 'nothing';
       },
     };
   } catch (err) {

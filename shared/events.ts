@@ -37,7 +37,7 @@ export function parseEventTypes(raw: string | undefined, setting: string): Reado
 }
 
 /** Events go out on `lwmqn/events/<clientId>/<type>` (docs/PROTOCOL.md, "Events"), the chosen types only. */
-export function mqttEventSink(publisher: Publisher, types: ReadonlySet<EventType> = new Set(EVENT_TYPES)): EventSink {
+export function mqttEventSink(publisher: Publisher, types: ReadonlySet<EventType>): EventSink {
   return {
     emit: async (event: LwmqnEvent) => {
       if (types.has(event.type)) await publisher.publish(eventTopic(event.clientId, event.type), JSON.stringify(event));

@@ -14,20 +14,28 @@ beforeAll(async () => {
 });
 afterAll(async () => world?.close());
 
-test('only the chosen types reach MQTT; the local stream gets them all', async () => {
-  const id = 'ev-filter';
-  const dev = await world.device(id, { objects: sampleObjects() });
+/**
+ * A device's life on `on`: registered, one notify, removed through the API. Returns the event
+ * types published on MQTT for it, in order, and those on the local stream. devLeaving is
+ * published after the notify's events would have been, so once it is in, nothing else comes.
+ */
+async function lifeOf(on: IntegrationWorld, bus: LwmqnEvent[], id: string): Promise<{ mqtt: string[]; local: string[] }> {
+  const dev = await on.device(id, { objects: sampleObjects() });
   expect((await registerDevice(dev)).status).toBe(201);
-  await world.events.waitFor(id, 'devIncoming');
+  await on.events.waitFor(id, 'devIncoming');
   expect((await dev.call('notify', { oid: 3303, iid: 0, rid: 5700, data: 30 })).status).toBe(204);
-  expect((await world.http(`/devices/${id}`, { method: 'DELETE' })).status).toBe(200);
-  await world.events.waitFor(id, 'devLeaving');
+  expect((await on.http(`/devices/${id}`, { method: 'DELETE' })).status).toBe(200);
+  await on.events.waitFor(id, 'devLeaving');
+  return {
+    mqtt: on.events.of(id).map((e) => e.topic.split('/').pop()!),
+    local: bus.filter((e) => e.clientId === id).map((e) => e.type),
+  };
+}
 
-  // devLeaving was published after the notify's events would have been: nothing else came.
-  expect(world.events.of(id).map((e) => e.topic.split('/').pop())).toEqual(['devIncoming', 'devLeaving']);
-  expect(new Set(onBus.filter((e) => e.clientId === id).map((e) => e.type))).toEqual(
-    new Set(['devIncoming', 'devStatus', 'devNotify', 'devChange', 'devLeaving']),
-  );
+test('only the chosen types reach MQTT; the local stream gets them all', async () => {
+  const { mqtt, local } = await lifeOf(world, onBus, 'ev-filter');
+  expect(mqtt).toEqual(['devIncoming', 'devLeaving']);
+  expect(new Set(local)).toEqual(new Set(['devIncoming', 'devStatus', 'devNotify', 'devChange', 'devLeaving']));
 });
 
 test('unset, the lifecycle types reach MQTT and a notify publishes nothing but its answer; the local stream gets them all', async () => {
@@ -35,20 +43,9 @@ test('unset, the lifecycle types reach MQTT and a notify publishes nothing but i
   const seen: LwmqnEvent[] = [];
   plain.stack.bus.subscribe((e) => seen.push(e));
   try {
-    const id = 'ev-default';
-    const dev = await plain.device(id, { objects: sampleObjects() });
-    expect((await registerDevice(dev)).status).toBe(201);
-    expect((await dev.call('notify', { oid: 3303, iid: 0, rid: 5700, data: 31 })).status).toBe(204);
-    expect((await plain.http(`/devices/${id}`, { method: 'DELETE' })).status).toBe(200);
-    await plain.events.waitFor(id, 'devLeaving');
-    // devLeaving was published after the notify's events would have been: nothing else came.
-    expect(
-      plain.events
-        .of(id)
-        .map((e) => e.topic.split('/').pop())
-        .sort(),
-    ).toEqual(['devIncoming', 'devLeaving', 'devStatus']);
-    expect(seen.filter((e) => e.clientId === id).map((e) => e.type)).toEqual(expect.arrayContaining(['devNotify', 'devChange']));
+    const { mqtt, local } = await lifeOf(plain, seen, 'ev-default');
+    expect(mqtt.sort()).toEqual(['devIncoming', 'devLeaving', 'devStatus']);
+    expect(local).toEqual(expect.arrayContaining(['devNotify', 'devChange']));
   } finally {
     await plain.close();
   }
