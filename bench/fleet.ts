@@ -68,8 +68,8 @@ interface Result {
   notifyP50Ms: number;
   notifyP99Ms: number;
   notifyFailures: number;
-  /** CPU per counted notification, in µs: the server process, and its children (our store process). */
-  notifyCpuUs: { server: number; store: number };
+  /** CPU per counted notification, in µs: the server's main thread, and its other threads and children (ours: the store thread). */
+  notifyCpuUs: { main: number; other: number };
   /** Notifications/s in the first 3 counted seconds over the rate of the rest (1 = no cold start). */
   firstSecondsShare: number;
   readsPerSecond: number;
@@ -87,6 +87,33 @@ const WARMUP_BURST = 100;
 
 /** The largest resident memory seen of each server, sampled throughout its phases. */
 const rssBy = new Map<string, number>();
+/** How many of the times (ms from the start of counting) fall in each second. */
+function perSecond(doneAt: number[]): number[] {
+  const counts: number[] = [];
+  for (const t of doneAt) counts[Math.floor(t / 1000)] = (counts[Math.floor(t / 1000)] ?? 0) + 1;
+  return Array.from(counts, (n) => n ?? 0);
+}
+
+/** --timeline: the CPU % used in each second by the server's main thread, its other threads and children (ours: the store thread), and this benchmark process. */
+function startCpuTimeline(pid: number): { stop: () => string[] } {
+  const seconds: string[] = [];
+  let last = { ...cpuSeconds(pid), bench: process.cpuUsage() };
+  const timer = setInterval(() => {
+    const now = { ...cpuSeconds(pid), bench: process.cpuUsage() };
+    const bench = (now.bench.user + now.bench.system - last.bench.user - last.bench.system) / 1e6;
+    seconds.push(
+      `${Math.round((now.main - last.main) * 100)}/${Math.round((now.other - last.other) * 100)}/${Math.round(bench * 100)}`,
+    );
+    last = now;
+  }, 1000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return seconds;
+    },
+  };
+}
+
 function sampleRss(server: ServerUnderTest): void {
   rssBy.set(server.name, Math.max(rssBy.get(server.name) ?? 0, rssMiB(server.pid) || 0));
 }
@@ -187,19 +214,7 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       notifyProgress.tick(Math.min(total, Math.round(total - (until - performance.now()) / 1000)));
       sample();
     }, 250);
-    // --timeline: the CPU each process used in each second (server, its store, this benchmark process).
-    const cpuTimeline: string[] = [];
-    let lastCpu = { ...cpuSeconds(server.pid), bench: process.cpuUsage() };
-    const cpuTicker = values.timeline
-      ? setInterval(() => {
-          const now = { ...cpuSeconds(server.pid), bench: process.cpuUsage() };
-          const bench = (now.bench.user + now.bench.system - lastCpu.bench.user - lastCpu.bench.system) / 1e6;
-          cpuTimeline.push(
-            `${Math.round((now.own - lastCpu.own) * 100)}/${Math.round((now.children - lastCpu.children) * 100)}/${Math.round(bench * 100)}`,
-          );
-          lastCpu = now;
-        }, 1000)
-      : undefined;
+    const cpuTimeline = values.timeline ? startCpuTimeline(server.pid) : undefined;
     let value = 0;
     // CPU is read when counting starts and when it ends, for the per-notify cost of each process.
     let cpuAtStart = cpuSeconds(server.pid);
@@ -223,7 +238,7 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       ),
     );
     clearInterval(ticker);
-    clearInterval(cpuTicker);
+    const notifyCpu = cpuTimeline?.stop() ?? [];
     notifyProgress.tick(total);
     const notifySeconds = opts.seconds + Math.max(0, (performance.now() - until) / 1000);
     const notify = summarize(latencies);
@@ -231,14 +246,12 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
     const cpuAtEnd = cpuSeconds(server.pid);
     const perNotifyUs = (a: number, b: number) => Math.round(((b - a) / Math.max(1, latencies.length)) * 1e6);
     const notifyCpuUs = {
-      server: perNotifyUs(cpuAtStart.own, cpuAtEnd.own),
-      store: perNotifyUs(cpuAtStart.children, cpuAtEnd.children),
+      main: perNotifyUs(cpuAtStart.main, cpuAtEnd.main),
+      other: perNotifyUs(cpuAtStart.other, cpuAtEnd.other),
     };
     if (values.timeline) {
-      const perSecond: number[] = [];
-      for (const t of doneAt) perSecond[Math.floor(t / 1000)] = (perSecond[Math.floor(t / 1000)] ?? 0) + 1;
-      say(`notifies per counted second: ${Array.from(perSecond, (n) => n ?? 0).join(' ')}`);
-      say(`CPU % per second from the first notify, server/store/benchmark: ${cpuTimeline.join(' ')}`);
+      say(`notifies per counted second: ${perSecond(doneAt).join(' ')}`);
+      say(`CPU % per second from the first notify, main thread/other threads/benchmark: ${notifyCpu.join(' ')}`);
     }
     const FIRST_MS = 3000;
     const early = doneAt.filter((t) => t < FIRST_MS).length;
@@ -256,6 +269,8 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
     // node:http with keep-alive rather than fetch: the benchmark process runs the devices too,
     // and fetch's per-request cost made it the bottleneck of this phase for both servers.
     const agent = new http.Agent({ keepAlive: true, maxSockets: opts.readConcurrency });
+    const readCpuTimeline = values.timeline ? startCpuTimeline(server.pid) : undefined;
+    const readDoneAt: number[] = [];
     await Promise.all(
       Array.from({ length: opts.readConcurrency }, async () => {
         for (;;) {
@@ -269,7 +284,11 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
             });
             const body = res.body as { status: number };
             if (res.status !== 200 || body.status !== 205) readFailures++;
-            else if (measured) readLatencies.push(performance.now() - t0);
+            else if (measured) {
+              const now = performance.now();
+              readLatencies.push(now - t0);
+              readDoneAt.push(now - readWarmUntil);
+            }
           } catch {
             readFailures++;
           }
@@ -278,6 +297,11 @@ async function measureLoad(server: ServerUnderTest): Promise<Load> {
       }),
     );
     const readSeconds = (performance.now() - readWarmUntil) / 1000;
+    const readCpu = readCpuTimeline?.stop() ?? [];
+    if (values.timeline) {
+      say(`reads per counted second: ${perSecond(readDoneAt).join(' ')}`);
+      say(`CPU % per second from the first read (warm-up included), main thread/other threads/benchmark: ${readCpu.join(' ')}`);
+    }
     agent.destroy();
     sample();
     const reads = summarize(readLatencies);
@@ -313,7 +337,7 @@ function printTable(results: Result[]): void {
     [`notifications/s (${opts.inflight} in flight/device)`, (r) => `${r.notificationsPerSecond} (${r.notifyFailures} failed)`],
     ['notify latency p50 / p99', (r) => `${r.notifyP50Ms} / ${r.notifyP99Ms} ms`],
     ["first 3 counted s, share of the rest's rate", (r) => `${Math.round(r.firstSecondsShare * 100)} %`],
-    ['CPU per notify: server / its children', (r) => `${r.notifyCpuUs.server} / ${r.notifyCpuUs.store} µs`],
+    ['CPU per notify: main thread / other threads', (r) => `${r.notifyCpuUs.main} / ${r.notifyCpuUs.other} µs`],
     [`remote reads/s (${opts.readConcurrency} in flight)`, (r) => `${r.readsPerSecond} (${r.readFailures} failed)`],
     ['read latency p50 / p99', (r) => `${r.readP50Ms} / ${r.readP99Ms} ms`],
     ['server RSS (max, with its store)', (r) => `${r.serverRssMiB} MiB`],

@@ -36,12 +36,15 @@ export function rssMiB(pid: number): number {
   }
 }
 
-/** CPU seconds (user + system) used so far by a process and by its children (our embedded store), from /proc. */
-export function cpuSeconds(pid: number): { own: number; children: number } {
-  const of = (id: number): number => {
+/**
+ * CPU seconds (user + system) used so far, from /proc: by a process's main thread, and by its other
+ * threads and its children together (ours: the embedded store's thread, LevelDB's and V8's helper threads).
+ */
+export function cpuSeconds(pid: number): { main: number; other: number } {
+  const of = (path: number | string): number => {
     try {
       // Fields after the command name (which may hold spaces) start at the state; utime and stime are 14 and 15.
-      const fields = readFileSync(`/proc/${id}/stat`, 'utf8')
+      const fields = readFileSync(`/proc/${path}/stat`, 'utf8')
         .replace(/^.*\) /s, '')
         .split(' ');
       return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
@@ -57,7 +60,8 @@ export function cpuSeconds(pid: number): { own: number; children: number } {
   } catch {
     children = NaN;
   }
-  return { own: of(pid), children };
+  const main = of(`${pid}/task/${pid}`);
+  return { main, other: of(pid) - main + children };
 }
 
 /** Linux reports process times in clock ticks of 1/100 s (USER_HZ) on every architecture Node runs on. */
