@@ -143,6 +143,10 @@ export class Bridge {
       // and those publishes never complete, nor the PUBACKs of the messages waiting on them;
       // this one hands out free ids only and holds further publishes until acks free some.
       messageIdProvider: new UniqueMessageIdProvider(),
+      // mqtt-packet's default keeps 65,536 two-byte Buffers for packet ids, about 7 MiB of heap for
+      // a few bytes written per packet (docs/PERFORMANCE.md, "Memory"). The setting is mqtt-packet's,
+      // so it holds for the whole process (local/embedded-broker.ts sets it too).
+      writeCache: false,
     });
     this.publisher = {
       publish: async (topic, payload) => {

@@ -41,3 +41,9 @@ test('70,000 QoS 1 publishes in flight at once all complete', async () => {
   );
   expect(done).toBe(70_000);
 });
+
+test("the packet ids were written without mqtt-packet's cache of 65,536 Buffers (about 7 MiB the process does not hold)", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { cache } = require('mqtt-packet/numbers') as { cache: Record<number, Buffer> };
+  expect(Object.keys(cache)).toHaveLength(0);
+});
