@@ -1,6 +1,6 @@
 /**
- * The resident memory of every process `npm start` runs (npm, sh, the server with its store thread,
- * and any other child), with light devices on the embedded broker: starts `npm start` as a user does, in
+ * The resident memory of every process `npm start` runs (npm, sh, the server, its store and any
+ * other child), with light devices on the embedded broker: starts `npm start` as a user does, in
  * a fresh data folder on free ports, samples each process's VmRSS every 250 ms (and their sum at
  * the same instant), registers `--devices` devices, keeps 2 notifies in flight per device for
  * `--seconds`, deregisters them and stops `npm start` with Ctrl-C's SIGINT to its process group.
@@ -70,7 +70,9 @@ function describe(pid: number): { role: string; command: string } {
       ? 'sh'
       : line.includes('local/start.ts')
         ? 'server'
-        : 'other';
+        : line.includes('store-process.cjs')
+          ? 'store'
+          : 'other';
   return { role, command };
 }
 
@@ -225,7 +227,7 @@ async function main(): Promise<number> {
     const killer = setTimeout(() => process.kill(-npm.pid!, 'SIGKILL'), 30_000);
     await exited;
     clearTimeout(killer);
-    // A child of the server (esbuild) may outlive npm by a moment.
+    // The store child may outlive npm by a moment (it exits when its parent goes away).
     for (let i = 0; i < 50 && [...sampler.seen.keys()].some((pid) => ownRssMiB(pid) >= 0); i++) await sleep(100);
     rmSync(dataDir, { recursive: true, force: true });
     if (!result) say(`npm start's output: ${readFileSync(logPath, 'utf8').slice(-2000)}`);

@@ -56,7 +56,7 @@ export async function startOurs(): Promise<ServerUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lwmqn-bench-'));
   // The server's log goes to a file: an undrained pipe would block the server once it fills.
   const logFile = openSync(join(dataDir, 'server.log'), 'w');
-  // LWMQN_BENCH_PROFILE=DIR writes a V8 CPU profile of our server and of its store thread on
+  // LWMQN_BENCH_PROFILE=DIR writes a V8 CPU profile of our server and of its store process on
   // exit (local/embedded-store.ts passes the profiling flags on).
   const profile = process.env.LWMQN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LWMQN_BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, '--require', 'tsx/cjs', 'local/start.ts'], {

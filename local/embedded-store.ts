@@ -1,6 +1,6 @@
+import { fork } from 'node:child_process';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { tableDefinition } from '../shared/store/table/definition';
 import dynalite from 'dynalite';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -12,7 +12,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreThread`). */
+/** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreProcess`). */
 export async function startMemoryStore(port = 0): Promise<Running> {
   // The same store as `npm start` runs: every test against dynalite runs through these.
   applyStorePatches();
@@ -36,48 +36,38 @@ export function listen(server: Server, host: string, port: number): Promise<void
 }
 
 /**
- * dynalite persisted under `dataDir`, in a worker thread of this process (local/store-thread.cjs):
- * its work runs on another core than the server's main thread, without a second Node process's
- * memory (docs/PERFORMANCE.md, "Memory"). It ends with the process, or when closed after the
- * server's other work has finished; `warmupRequests` run on a scratch copy before it serves.
+ * dynalite persisted under `dataDir`, in a child process (local/store-process.cjs): its work
+ * runs on another core than the server's, and it exits when the server process goes away.
  */
-export async function startStoreThread(dataDir: string, warmupRequests: number): Promise<Running & { osThreadId?: number }> {
-  const worker = new Worker(join(__dirname, 'store-thread.cjs'), {
-    workerData: {
-      path: join(dataDir, 'dynamodb'),
-      port: 0,
-      warmupRequests,
+export async function startStoreProcess(dataDir: string): Promise<Running & { pid: number }> {
+  const child = fork(join(__dirname, 'store-process.cjs'), [], {
+    env: {
+      ...process.env,
+      LWMQN_STORE_PATH: join(dataDir, 'dynamodb'),
       // The warm-up's scratch table has the real table's layout (keys and indexes).
-      warmupTable: tableDefinition('warmup'),
+      LWMQN_STORE_WARMUP_TABLE: JSON.stringify(tableDefinition('warmup')),
     },
-    // Plain CommonJS: none of the TypeScript loader the server runs under. A server run with
-    // --cpu-prof profiles its store thread too (bench/servers.ts, LWMQN_BENCH_PROFILE).
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // Plain CommonJS: none of the TypeScript loader the server runs under (tens of MiB less).
+    // A server run with --cpu-prof profiles its store too (bench/servers.ts, LWMQN_BENCH_PROFILE).
     execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
   });
-  let ended = false;
-  const exited = new Promise<void>((resolve) =>
-    worker.once('exit', () => {
-      ended = true;
-      resolve();
-    }),
-  );
-  // An error after start-up must not become an unhandled 'error' event that ends the server: the
-  // store's calls then fail as with a store that is down, and the thread says why on stderr.
-  worker.on('error', (err) => process.stderr.write(`lwmqn store: ${err.message}\n`));
-  const ready = await new Promise<{ port: number; osThreadId?: number }>((resolve, reject) => {
-    worker.once('message', (m: { port?: number; osThreadId?: number }) =>
-      m?.port ? resolve({ port: m.port, osThreadId: m.osThreadId }) : reject(new Error('store sent no port')),
-    );
-    void exited.then(() => reject(new Error('the embedded store ended before it served')));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port?: number }) => (m?.port ? resolve(m.port) : reject(new Error('store sent no port'))));
+    child.once('exit', (code) => reject(new Error(`store process exited with ${code}`)));
   });
+  child.removeAllListeners('exit');
   return {
-    url: `http://127.0.0.1:${ready.port}`,
-    osThreadId: ready.osThreadId,
-    close: async () => {
-      if (ended) return;
-      worker.postMessage('close');
-      await exited;
-    },
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // A child ended by a signal has a signalCode and no exitCode.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        // It ignores signals (local/store-process.cjs): the end of the channel is its cue.
+        child.disconnect();
+      }),
   };
 }
 

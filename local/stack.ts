@@ -17,7 +17,7 @@ import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
 import { TableSettingsStore } from '../shared/store/table/settings';
 import { Bridge, BrokerRefusedError } from './bridge';
 import { consoleAssets } from './console-assets';
-import { embeddedStoreSigner, startStoreThread, type Running } from './embedded-store';
+import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
 import { MemoryRegistrationStore } from './memory-registrations';
@@ -54,7 +54,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     const warmupNotifies = embeddedStore ? warmupSetting(env) : 0;
     if (!dynamoEndpoint) {
       const dataDir = resolve(env.LWMQN_DATA_DIR || '.lwmqn');
-      const store = await startStoreThread(dataDir, warmupNotifies);
+      const store = await startStoreProcess(dataDir);
       owned.push(store);
       dynamoEndpoint = store.url;
       logger.info({ dataDir }, 'embedded DynamoDB-compatible store (dynalite) started');

@@ -5,7 +5,7 @@ import pino from 'pino';
 // 2,000 notifying devices the server held about 490 MiB for about 125 live (bench/memory.ts).
 // Growing by a quarter of what is live keeps it near what is live, at no CPU cost the benchmarks
 // could see (docs/PERFORMANCE.md, "Memory"). Read by V8 at each collection, so it works set here,
-// for every way this file is started, and for the embedded store's thread too (one V8 per process).
+// for every way this file is started (local/store-process.cjs sets the same for the store).
 setFlagsFromString('--heap-growing-percent=25');
 import { startStack } from './stack';
 

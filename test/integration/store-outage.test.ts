@@ -6,7 +6,7 @@ import { eventually } from '../helpers/poll';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStoreThread, type Running } from '../../local/embedded-store';
+import { startStoreProcess, type Running } from '../../local/embedded-store';
 import { CuttableProxy, type CutMode } from '../helpers/tcp-proxy';
 
 /**
@@ -37,7 +37,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onCrash);
   process.on('uncaughtException', onCrash);
   mosquitto = await startMosquitto();
-  store = await startStoreThread(mkdtempSync(join(tmpdir(), 'lwmqn-outage-')), 0);
+  store = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-outage-')));
   proxy = await CuttableProxy.start(Number(new URL(store.url).port));
   stack = await startStack(
     {

@@ -12,19 +12,18 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStoreThread, type Running } from '../../local/embedded-store';
+import { startStoreProcess, type Running } from '../../local/embedded-store';
 
 /**
- * The embedded store of `npm start`, in a worker thread (local/store-thread.cjs). It keeps active
- * table descriptions in memory (local/store-patches.cjs): a table deleted, created again with
- * another key or given a new index must be seen as it is now. Closed, it lets its folder go.
+ * The embedded store process keeps active table descriptions in memory (local/store-patches.cjs):
+ * a table deleted, created again with another key or given a new index must be seen as it is now.
  */
 let dir: string;
-let store: Running;
+let store: Running & { pid: number };
 let client: DynamoDBClient;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lwmqn-store-thread-'));
-  store = await startStoreThread(dir, 200);
+  dir = mkdtempSync(join(tmpdir(), 'lwmqn-store-process-'));
+  store = await startStoreProcess(dir);
   client = new DynamoDBClient({ endpoint: store.url, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
 });
 afterAll(async () => {
@@ -109,48 +108,36 @@ test('a table created again with an index can be queried on it', async () => {
   expect((await client.send(new QueryCommand(byG))).Items?.map((i) => i.pk.S)).toEqual(['y']);
 });
 
-test('closing it ends its thread and lets its folder go: a store started again on it at once serves what was written', async () => {
-  const folder = mkdtempSync(join(tmpdir(), 'lwmqn-store-reopened-'));
-  const table = {
-    TableName: 'kept',
-    BillingMode: 'PAY_PER_REQUEST' as const,
-    AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' as const }],
-    KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' as const }],
-  };
-  const first = await startStoreThread(folder, 0);
-  const before = new DynamoDBClient({
-    endpoint: first.url,
-    region: 'local',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-  await before.send(new CreateTableCommand(table));
-  await waitUntilTableExists({ ...wait, client: before }, { TableName: 'kept' });
-  await before.send(new PutItemCommand({ TableName: 'kept', Item: { k: { S: 'written' }, v: { N: '1' } } }));
-  before.destroy();
-  await first.close();
-  await expect(fetch(first.url)).rejects.toThrow();
+test.each(['SIGINT', 'SIGTERM'] as const)(
+  'a %s to the whole group (Ctrl-C, a supervisor) leaves the store serving: the server ends it once its in-flight writes are done',
+  async (signal) => {
+    process.kill(store.pid, signal);
+    await new Promise((wait) => setTimeout(wait, 300));
+    expect((await client.send(new ListTablesCommand({}))).TableNames).toEqual(['one_table', 'two_table']);
+  },
+);
 
-  const again = await startStoreThread(folder, 0);
-  const after = new DynamoDBClient({
-    endpoint: again.url,
-    region: 'local',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-  try {
-    expect((await after.send(new GetItemCommand({ TableName: 'kept', Key: { k: { S: 'written' } } }))).Item).toEqual({
-      k: { S: 'written' },
-      v: { N: '1' },
-    });
-  } finally {
-    after.destroy();
-    await again.close();
-    rmSync(folder, { recursive: true, force: true });
-  }
+test('closing it (the end of its IPC channel) ends the process', async () => {
+  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-closed-')));
+  await other.close();
+  expect(() => process.kill(other.pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
 });
 
-test('closing it twice returns at once the second time', async () => {
-  const other = await startStoreThread(mkdtempSync(join(tmpdir(), 'lwmqn-store-closed-')), 0);
-  await other.close();
+test('closing a store process that a signal already ended returns at once (the shutdown does not wait for an exit that came)', async () => {
+  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-killed-')));
+  const gone = new Promise<void>((ok) => {
+    const probe = setInterval(() => {
+      try {
+        process.kill(other.pid, 0);
+      } catch {
+        clearInterval(probe);
+        ok();
+      }
+    }, 20);
+  });
+  process.kill(other.pid, 'SIGKILL');
+  await gone;
+  await new Promise((wait) => setTimeout(wait, 100)); // the 'exit' event reaches the parent
   const result = await Promise.race([
     other.close().then(() => 'closed'),
     new Promise((ok) => setTimeout(() => ok('still waiting'), 5_000)),
