@@ -145,7 +145,7 @@ export class Bridge {
       messageIdProvider: new UniqueMessageIdProvider(),
       // mqtt-packet's default keeps 65,536 two-byte Buffers for packet ids, about 7 MiB of heap for
       // a few bytes written per packet (docs/PERFORMANCE.md, "Memory"). The setting is mqtt-packet's,
-      // so it holds for the whole process (local/embedded-broker.ts sets it too).
+      // so it holds for the whole process; local/stack.ts turns it off before the broker starts.
       writeCache: false,
     });
     this.publisher = {

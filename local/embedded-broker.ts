@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client } from 'aedes';
-import { writeToStream } from 'mqtt-packet';
 import type { Logger } from '../shared/ports';
 import { AccountBook, verifyPassword } from './accounts';
 import { clientIdProblem, DEFAULT_BRIDGE_ID, deviceReadable, mayPublish, mayRead, maySubscribe, type Role } from './broker-policy';
@@ -89,9 +88,6 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log ?? silent;
-  // Before the first packet aedes writes (a fleet reconnecting after a restart can come before the
-  // bridge): no cache of 65,536 packet-id Buffers (local/bridge.ts, writeCache, says why).
-  writeToStream.cacheNumbers = false;
   // Every setting that cannot work fails here, before anything listens.
   let tlsFiles: { cert: Buffer; key: Buffer } | undefined;
   if (options.tls) {

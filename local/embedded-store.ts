@@ -36,6 +36,15 @@ export function listen(server: Server, host: string, port: number): Promise<void
 }
 
 /**
+ * V8 lets the old space grow to up to four times what is live before it collects it again: under
+ * 2,000 notifying devices the server held about 490 MiB for about 125 live (bench/memory.ts).
+ * Growing by a quarter of what is live keeps it near what is live, at no CPU cost the benchmarks
+ * could see (docs/PERFORMANCE.md, "Memory"). The server sets it on itself (local/start.ts) and
+ * starts its store process with it.
+ */
+export const HEAP_GROWTH_FLAG = '--heap-growing-percent=25';
+
+/**
  * dynalite persisted under `dataDir`, in a child process (local/store-process.cjs): its work
  * runs on another core than the server's, and it exits when the server process goes away.
  */
@@ -50,7 +59,7 @@ export async function startStoreProcess(dataDir: string): Promise<Running & { pi
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // Plain CommonJS: none of the TypeScript loader the server runs under (tens of MiB less).
     // A server run with --cpu-prof profiles its store too (bench/servers.ts, LWMQN_BENCH_PROFILE).
-    execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
+    execArgv: [...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')), HEAP_GROWTH_FLAG],
   });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port?: number }) => (m?.port ? resolve(m.port) : reject(new Error('store sent no port'))));

@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { writeToStream } from 'mqtt-packet';
 import pino from 'pino';
 import { CHANNEL_HANDLERS } from '../functions';
 import { createApi } from '../functions/api';
@@ -41,6 +42,10 @@ export interface Stack {
 
 export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Logger): Promise<Stack> {
   const logger: Logger = log ?? pino({ level: env.LOG_LEVEL ?? 'info' });
+  // One mqtt-packet for the embedded broker and the bridge: no cache of 65,536 packet-id Buffers
+  // (local/bridge.ts, writeCache, says why), before the first packet either writes (a fleet
+  // reconnecting after a restart can reach the broker before the bridge connects).
+  writeToStream.cacheNumbers = false;
   const config = configFromEnv(env);
   const published = eventTypesFromEnv(env);
   const owned: Running[] = [];

@@ -1,13 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import pino from 'pino';
-
-// V8 lets the old space grow to up to four times what is live before it collects it again: under
-// 2,000 notifying devices the server held about 490 MiB for about 125 live (bench/memory.ts).
-// Growing by a quarter of what is live keeps it near what is live, at no CPU cost the benchmarks
-// could see (docs/PERFORMANCE.md, "Memory"). Read by V8 at each collection, so it works set here,
-// for every way this file is started (local/store-process.cjs sets the same for the store).
-setFlagsFromString('--heap-growing-percent=25');
+import { HEAP_GROWTH_FLAG } from './embedded-store';
 import { startStack } from './stack';
+
+// Read by V8 at each collection, so it works set here, for every way this file is started.
+setFlagsFromString(HEAP_GROWTH_FLAG);
 
 /** How long a shutdown may take before the process exits without finishing it. */
 const SHUTDOWN_GRACE_MS = 10_000;

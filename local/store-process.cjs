@@ -4,7 +4,6 @@
 // local/embedded-store.ts with an IPC channel; it reports its port and exits when the parent
 // goes away, even if the parent was killed.
 const { mkdirSync } = require('node:fs');
-const { setFlagsFromString } = require('node:v8');
 const { Level } = require('level');
 const dynalite = require('dynalite');
 const { warmUp } = require('./store-warmup.cjs');
@@ -12,8 +11,6 @@ const { applyStorePatches } = require('./store-patches.cjs');
 
 // Before any dynalite store exists (the warm-up's included): local/store-patches.cjs.
 applyStorePatches();
-// The old space grows by a quarter of what is live, as the server's (local/start.ts says why).
-setFlagsFromString('--heap-growing-percent=25');
 
 async function waitForLock(path) {
   // A store process of a killed server may still hold the LevelDB lock for a moment.
