@@ -1,5 +1,6 @@
 /**
- * The fleet benchmark: starts the server in its own process (Mosquitto + `local/start.ts`),
+ * The fleet benchmark: starts the server in its own process (Mosquitto + `local/start.ts`, as
+ * `npm start` runs it),
  * connects N simulated devices and measures, in order:
  *   1. registrations/s for a burst of N new devices registering at once, the median of
  *      `--rounds` bursts (after one uncounted warm-up burst),

@@ -2,7 +2,7 @@
  * The resident memory of every process `npm start` runs (npm, sh, the server, its store and any
  * other child), with light devices on the embedded broker: starts `npm start` as a user does, in
  * a fresh data folder on free ports, samples each process's VmRSS every 250 ms (and their sum at
- * the same instant), registers `--devices` devices, keeps 2 notifies in flight per device for
+ * the same instant) and its PSS (below), registers `--devices` devices, keeps 2 notifies in flight per device for
  * `--seconds`, deregisters them and stops `npm start` with Ctrl-C's SIGINT to its process group.
  * Exits 1 when a registration, notification or deregistration failed.
  *
@@ -39,6 +39,7 @@ interface Seen {
   command: string;
   idleMiB: number;
   maxMiB: number;
+  maxPssMiB: number;
 }
 
 /** Every process under `pid` (itself included), children of any of its threads. */
@@ -68,7 +69,7 @@ function describe(pid: number): { role: string; command: string } {
     ? 'npm'
     : /^(ba|da)?sh\b/.test(line)
       ? 'sh'
-      : line.includes('local/start.ts')
+      : line.includes('local/start.ts') || line.includes('local/launch.cjs')
         ? 'server'
         : line.includes('store-process.cjs')
           ? 'store'
@@ -81,22 +82,28 @@ class Sampler {
   readonly seen = new Map<number, Seen>();
   maxTotalMiB = 0;
   idleTotalMiB = 0;
+  maxTotalPssMiB = 0;
   private timer?: NodeJS.Timeout;
   constructor(private readonly root: number) {}
   sample(idle = false): void {
     let total = 0;
+    let totalPss = 0;
     for (const pid of tree(this.root)) {
       const own = ownRssMiB(pid);
       if (!(own >= 0)) continue;
       total += own;
+      const pss = ownPssMiB(pid);
+      if (pss >= 0) totalPss += pss;
       let s = this.seen.get(pid);
-      if (!s) this.seen.set(pid, (s = { pid, role: '', command: '', idleMiB: NaN, maxMiB: 0 }));
+      if (!s) this.seen.set(pid, (s = { pid, role: '', command: '', idleMiB: NaN, maxMiB: 0, maxPssMiB: 0 }));
       // Again each time: a child is first seen as a copy of its parent, before its exec.
       Object.assign(s, describe(pid));
       s.maxMiB = Math.max(s.maxMiB, own);
+      if (pss >= 0) s.maxPssMiB = Math.max(s.maxPssMiB, pss);
       if (idle) s.idleMiB = own;
     }
     this.maxTotalMiB = Math.max(this.maxTotalMiB, total);
+    this.maxTotalPssMiB = Math.max(this.maxTotalPssMiB, totalPss);
     if (idle) this.idleTotalMiB = total;
   }
   start(): void {
@@ -107,16 +114,26 @@ class Sampler {
   }
 }
 
-function ownRssMiB(pid: number): number {
+/** A `Key:   123 kB` line of a /proc file, in MiB; NaN once the process is gone. */
+function procMiB(path: string, key: string): number {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const line = readFileSync(path, 'utf8')
       .split('\n')
-      .find((l) => l.startsWith('VmRSS:'));
+      .find((l) => l.startsWith(key));
     return line ? Number(line.replace(/\D+/g, '')) / 1024 : NaN;
   } catch {
     return NaN;
   }
 }
+
+const ownRssMiB = (pid: number): number => procMiB(`/proc/${pid}/status`, 'VmRSS:');
+
+/**
+ * The process's share of the memory it uses: each page it shares (the node binary's code, mapped
+ * by npm, the server and the store alike) divided by how many processes map it. The RSS sum
+ * counts such a page once per process; the PSS sum is what the machine gives them together.
+ */
+const ownPssMiB = (pid: number): number => procMiB(`/proc/${pid}/smaps_rollup`, 'Pss:');
 
 async function waitHealthy(child: ChildProcess, apiUrl: string, log: string): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -215,9 +232,15 @@ async function main(): Promise<number> {
       notificationsPerSecond: notifyPerSecond,
       notifyFailures,
       deregistrationFailures: deregistered.failures,
-      processes: [...sampler.seen.values()].map((s) => ({ ...s, idleMiB: round(s.idleMiB), maxMiB: round(s.maxMiB) })),
+      processes: [...sampler.seen.values()].map((s) => ({
+        ...s,
+        idleMiB: round(s.idleMiB),
+        maxMiB: round(s.maxMiB),
+        maxPssMiB: round(s.maxPssMiB),
+      })),
       idleTotalMiB: round(sampler.idleTotalMiB),
       maxTotalMiB: round(sampler.maxTotalMiB),
+      maxTotalPssMiB: round(sampler.maxTotalPssMiB),
     };
   } finally {
     sampler.stop();
@@ -235,15 +258,17 @@ async function main(): Promise<number> {
   }
   if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
-    const rows = result.processes.map((p) => `| ${p.role} | ${p.pid} | ${p.command} | ${p.idleMiB} | ${p.maxMiB} |`);
+    const rows = result.processes.map(
+      (p) => `| ${p.role} | ${p.pid} | ${p.command} | ${p.idleMiB} | ${p.maxMiB} | ${p.maxPssMiB} |`,
+    );
     process.stdout.write(
       [
         `${result.devices} light devices on the embedded broker, ${INFLIGHT} notifies in flight each for ${result.seconds} s`,
         '',
-        '| process | pid | command | RSS MiB idle | RSS MiB max |',
-        '|---|---|---|---|---|',
+        '| process | pid | command | RSS MiB idle | RSS MiB max | PSS MiB max |',
+        '|---|---|---|---|---|---|',
         ...rows,
-        `| all (sum at one instant) | | | ${result.idleTotalMiB} | ${result.maxTotalMiB} |`,
+        `| all (sum at one instant) | | | ${result.idleTotalMiB} | ${result.maxTotalMiB} | ${result.maxTotalPssMiB} |`,
         '',
         `registrations/s ${result.registrationsPerSecond} (failed ${result.registrationFailures}), ` +
           `notifications/s ${result.notificationsPerSecond} (failed ${result.notifyFailures}), ` +

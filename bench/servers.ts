@@ -49,7 +49,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Ours: Mosquitto plus `local/start.ts` (bridge, API, reaper, embedded dynalite) in one Node process. */
+/** Ours: Mosquitto plus `local/start.ts` (bridge, API, reaper; its store in a second process), run as `npm start` runs it. */
 export async function startOurs(): Promise<ServerUnderTest> {
   const broker: MosquittoProcess = await startMosquitto(['allow_anonymous true', 'max_connections -1']);
   const httpPort = await freePort();
@@ -59,7 +59,8 @@ export async function startOurs(): Promise<ServerUnderTest> {
   // LWMQN_BENCH_PROFILE=DIR writes a V8 CPU profile of our server and of its store process on
   // exit (local/embedded-store.ts passes the profiling flags on).
   const profile = process.env.LWMQN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LWMQN_BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--require', 'tsx/cjs', 'local/start.ts'], {
+  // What `npm start` runs (package.json).
+  const child = spawn(process.execPath, [...profile, 'local/launch.cjs'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -3,7 +3,7 @@ import { receive } from '../shared/ops/inbound';
 import { emitEvent, respond } from '../shared/ops/outbound';
 import { transIdOnlySchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /** `deregister/<id>`: 202 removed, 404 not registered. */
 export async function deregister(message: ChannelMessage, deps: Deps): Promise<void> {

@@ -2,7 +2,7 @@ import type { ChannelMessage, Deps } from '../shared/deps';
 import { receive } from '../shared/ops/inbound';
 import { emitEvent } from '../shared/ops/outbound';
 import { setStatus } from '../shared/store/device-writes';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /** `lwt/<id>`: the client's MQTT will; whatever its payload, the device is now offline. */
 export async function lwt(message: ChannelMessage, deps: Deps): Promise<void> {

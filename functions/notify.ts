@@ -8,7 +8,7 @@ import { notifySchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { storeNotification } from '../shared/store/device-writes';
 import { RejectedValueError } from '../shared/store/storable';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /**
  * `notify/<id>`: one conditional write stores the value(s) and renews the lifetime; 404 when

@@ -5,7 +5,7 @@ import { respond } from '../shared/ops/outbound';
 import { transIdOnlySchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { renew } from '../shared/store/device-writes';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /**
  * `ping/<id>`: 200 and a renewed lifetime. An unregistered client gets 404 rather than a 200

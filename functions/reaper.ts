@@ -2,7 +2,7 @@ import type { Deps } from '../shared/deps';
 import { emitEvent } from '../shared/ops/outbound';
 import { timeOut } from '../shared/ops/registration';
 import { setStatus } from '../shared/store/device-writes';
-import { scheduledEntry } from './lambda/runtime';
+import { scheduledEntry } from './lambda/entries';
 
 export interface ReapReport {
   expired: string[];

@@ -2,7 +2,7 @@ import type { ChannelMessage, Deps } from '../shared/deps';
 import { receive } from '../shared/ops/inbound';
 import { register as registerDevice } from '../shared/ops/registration';
 import { registerSchema } from '../shared/protocol/schemas';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /**
  * `register/<id>`: 201 new, 200 same device again, 401 join closed, 409 another mac, 400 bad,

@@ -7,7 +7,7 @@ import { RESPONSE_FIELDS, responseSchema } from '../shared/protocol/schemas';
 import { isRegistrationRead } from '../shared/protocol/trans-ids';
 import { renew } from '../shared/store/device-writes';
 import type { CommandAnswer } from '../shared/store/model';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /**
  * `response/<id>`: a device answers a server request, either one of its registration's object

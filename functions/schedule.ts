@@ -4,7 +4,7 @@ import { emitEvent, respond } from '../shared/ops/outbound';
 import { scheduleSchema } from '../shared/protocol/schemas';
 import { Status } from '../shared/protocol/status';
 import { changeDevice } from '../shared/store/device-writes';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /**
  * `schedule/<id>`: `{sleep: true, duration?}` puts the device to sleep (offline if it has not

@@ -2,7 +2,7 @@ import type { ChannelMessage, Deps } from '../shared/deps';
 import { receive } from '../shared/ops/inbound';
 import { update as updateDevice } from '../shared/ops/registration';
 import { updateSchema } from '../shared/protocol/schemas';
-import { channelEntry } from './lambda/runtime';
+import { channelEntry } from './lambda/entries';
 
 /**
  * `update/<id>`: 204 changed, 400 bad or unknown field, 404 not registered, 409 other mac, 500

@@ -2,9 +2,6 @@ import { fork } from 'node:child_process';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { tableDefinition } from '../shared/store/table/definition';
-import dynalite from 'dynalite';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { applyStorePatches } = require('./store-patches.cjs') as { applyStorePatches: () => void };
 
 /** The embedded store of `npm start` when DYNAMODB_ENDPOINT is unset. */
 export interface Running {
@@ -14,6 +11,12 @@ export interface Running {
 
 /** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreProcess`). */
 export async function startMemoryStore(port = 0): Promise<Running> {
+  // Loaded here, not at the top: the server of `npm start` never runs dynalite itself, and dynalite
+  // with LevelDB is about 14 MiB of its memory (docs/PERFORMANCE.md, "Memory").
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const dynalite = require('dynalite') as (typeof import('dynalite'))['default'];
+  const { applyStorePatches } = require('./store-patches.cjs') as { applyStorePatches: () => void };
+  /* eslint-enable @typescript-eslint/no-require-imports */
   // The same store as `npm start` runs: every test against dynalite runs through these.
   applyStorePatches();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as unknown as Server;
@@ -57,7 +60,7 @@ export async function startStoreProcess(dataDir: string): Promise<Running & { pi
       LWMQN_STORE_WARMUP_TABLE: JSON.stringify(tableDefinition('warmup')),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    // Plain CommonJS: none of the TypeScript loader the server runs under (tens of MiB less).
+    // Plain CommonJS: nothing to compile, no TypeScript loader (local/launch.cjs, for the server).
     // A server run with --cpu-prof profiles its store too (bench/servers.ts, LWMQN_BENCH_PROFILE).
     execArgv: [...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')), HEAP_GROWTH_FLAG],
   });

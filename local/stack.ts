@@ -68,8 +68,8 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     // The embedded broker knows the bridge by a secret made at each start (docs/SECURITY.md).
     let embeddedLogin: { clientId: string; username: string; password: string } | undefined;
     if (!mqttUrl) {
-      // require(), not import(): under `node --require tsx/cjs` (the supervisor command, the
-      // Docker CMD) only tsx's CommonJS hook is installed, and an import() goes to Node's own ESM
+      // require(), not import(): under `node --require tsx/cjs` (`npx lwmqn start`, the tests'
+      // servers) only tsx's CommonJS hook is installed, and an import() goes to Node's own ESM
       // loader, which cannot find a .ts file. Loaded only here, because aedes is an ES module
       // (Node 20.19+ requires it; jest's module system cannot) and the rest must load everywhere.
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -2,10 +2,10 @@ import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-pla
 import pino from 'pino';
 import { budgetedClientConfig, DEFAULT_CALL_BUDGET_MS, MIN_CALL_BUDGET_MS } from '../../shared/call-budget';
 import { configFromEnv, positiveInt } from '../../shared/config';
-import type { ChannelMessage, Deps } from '../../shared/deps';
+import type { Deps } from '../../shared/deps';
 import { eventTypesFromEnv, mqttEventSink } from '../../shared/events';
 import { systemClock, type Publisher } from '../../shared/ports';
-import { EVENTS_TOPIC_PREFIX, type ClientChannel } from '../../shared/protocol/topics';
+import { EVENTS_TOPIC_PREFIX } from '../../shared/protocol/topics';
 import { createDocumentClient, createDynamoClient, instrumentStore, type Table } from '../../shared/store/table/client';
 import { TablePendingCommands } from '../../shared/store/table/commands';
 import { TableDeviceStore } from '../../shared/store/table/devices';
@@ -38,7 +38,7 @@ const SETTINGS = [
 let built: { key: string; deps: Promise<Deps> } | undefined;
 
 /** This container's metrics, written at the end of each invocation (`flushMetrics`). */
-const metrics = new EmfMetrics();
+export const metrics = new EmfMetrics();
 export const flushMetrics = (): void => metrics.flush();
 
 export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Deps> {
@@ -126,37 +126,5 @@ async function buildDeps(env: NodeJS.ProcessEnv): Promise<Deps> {
     log: pino({ level: env.LOG_LEVEL ?? 'info' }),
     metrics,
     config: configFromEnv(env),
-  };
-}
-
-/** A channel entry for a topic rule's Lambda action. Errors propagate so the invocation is retried. */
-export function channelEntry(channel: ClientChannel, handle: (message: ChannelMessage, deps: Deps) => Promise<void>) {
-  return async (event: ChannelMessage): Promise<void> => {
-    const deps = await depsFromEnv();
-    const started = performance.now();
-    let failed = true;
-    try {
-      await handle(event, deps);
-      failed = false;
-    } finally {
-      metrics.handled(channel, (performance.now() - started) / 1000, failed);
-      metrics.flush();
-    }
-  };
-}
-
-/** What a scheduled entry uses of the Lambda context: how long the invocation may still run. */
-export interface ScheduleContext {
-  getRemainingTimeInMillis(): number;
-}
-
-/** An entry for a schedule (the reaper); it learns its deadline from the Lambda context. */
-export function scheduledEntry<T>(run: (deps: Deps, context?: ScheduleContext) => Promise<T>) {
-  return async (_event?: unknown, context?: ScheduleContext): Promise<T> => {
-    try {
-      return await run(await depsFromEnv(), context);
-    } finally {
-      metrics.flush();
-    }
   };
 }

@@ -258,10 +258,13 @@ describe('README quick start, on the defaults (embedded broker and store)', () =
     );
   });
 
-  test('under a supervisor: `node --require tsx/cjs local/start.ts` on the defaults serves the same data; SIGTERM exits 0', async () => {
-    const line = documentedInline('README.md', 'node --require tsx/cjs local/start.ts');
-    // The Dockerfile runs the same.
-    expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/^CMD \["node", "--require", "tsx\/cjs", "local\/start\.ts"\]$/m);
+  test('under a supervisor: `node local/launch.cjs` on the defaults serves the same data; SIGTERM exits 0', async () => {
+    const line = documentedInline('README.md', 'node local/launch.cjs');
+    // The Dockerfile and `npm start` run the same.
+    expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/^CMD \["node", "local\/launch\.cjs"\]$/m);
+    expect((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start).toBe(
+      line,
+    );
     const supervised = runCommand(line, env);
     await waitForHealth(supervised, api());
     expect(supervised.logs().map((l) => l.msg)).toContain('embedded MQTT broker (aedes) started');

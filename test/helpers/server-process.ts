@@ -4,7 +4,7 @@ import { eventually } from './poll';
 
 /**
  * The server started the way a user starts it: a shell command line run from the repository
- * root (`npm start`, `node --require tsx/cjs local/start.ts`, ...), in a process group of its
+ * root (`npm start`, `node local/launch.cjs`, ...), in a process group of its
  * own so that a test can signal it as a terminal or a supervisor would and kill what is left.
  */
 export const ROOT = resolve(__dirname, '../..');

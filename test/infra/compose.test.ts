@@ -88,11 +88,11 @@ test('no secret in the file: the bridge password is only interpolated from the e
   expect(raw).toMatch(/LWMQN_BRIDGE_PASSWORD: \$\{LWMQN_BRIDGE_PASSWORD:\?[^}]+\}/);
 });
 
-test('the Dockerfile: node:20-slim, npm ci, starts local/start.ts with tsx', () => {
+test('the Dockerfile: node:20-slim, npm ci, starts the server through local/launch.cjs', () => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/^FROM node:20-slim\s*$/m);
   expect(dockerfile).toMatch(/^RUN npm ci\b/m);
-  expect(dockerfile).toMatch(/^CMD \["node", "--require", "tsx\/cjs", "local\/start\.ts"\]\s*$/m);
+  expect(dockerfile).toMatch(/^CMD \["node", "local\/launch\.cjs"\]\s*$/m);
   // Everything start.ts imports is copied in.
   for (const dir of ['shared', 'functions', 'local', 'console']) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} `, 'm'));
 });

@@ -210,7 +210,7 @@ test('a broker that accepts TCP and never answers: retried with a warning per at
   try {
     // As under a supervisor: node itself gets the signal.
     const { server, api } = await startServer(
-      `MQTT_URL=mqtt://127.0.0.1:${port} LWMQN_BRIDGE_PASSWORD=${BRIDGE_PASSWORD} exec node --require tsx/cjs local/start.ts`,
+      `MQTT_URL=mqtt://127.0.0.1:${port} LWMQN_BRIDGE_PASSWORD=${BRIDGE_PASSWORD} exec node local/launch.cjs`,
     );
     const health = await waitForHealth(server, api, 503);
     expect(health.problems).toEqual([

@@ -536,8 +536,8 @@ function npmStart(env: NodeJS.ProcessEnv): {
   ready: Promise<{ mqtt: string; api: string }>;
   stderr: () => string;
 } {
-  // What `npm start` runs (package.json): node --require tsx/cjs local/start.ts.
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'local/start.ts')], {
+  // What `npm start` runs (package.json): node local/launch.cjs.
+  const child = spawn(process.execPath, [join(ROOT, 'local/launch.cjs')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HTTP_PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

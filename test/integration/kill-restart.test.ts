@@ -39,8 +39,8 @@ afterAll(async () => {
 });
 
 async function startServer(): Promise<ChildProcess> {
-  // node itself, not the tsx wrapper: SIGKILL must hit the server process, not a parent of it.
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'local/start.ts'], { cwd: ROOT, env, stdio: 'ignore' });
+  // node itself, not npm: SIGKILL must hit the server process, not a parent of it.
+  const child = spawn(process.execPath, ['local/launch.cjs'], { cwd: ROOT, env, stdio: 'ignore' });
   await eventually(
     async () => {
       if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);

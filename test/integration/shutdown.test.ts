@@ -11,7 +11,7 @@ import { startTestStore } from '../helpers/recorder';
 import { CuttableProxy } from '../helpers/tcp-proxy';
 
 /**
- * A graceful stop under load: the server (`node --require tsx/cjs local/start.ts`, embedded store persisted under
+ * A graceful stop under load: the server (`node local/launch.cjs`, embedded store persisted under
  * LWMQN_DATA_DIR) gets SIGTERM while a burst of QoS 1 notifications is being handled. It must
  * exit 0, and after it is started again every notification ends up answered 204: the handlers
  * in flight finished (and were acknowledged) or were left unacknowledged and are delivered
@@ -71,7 +71,7 @@ const api = (path: string) => fetch(`http://127.0.0.1:${env.HTTP_PORT}${path}`);
 /** Starts the server in a process group of its own and waits until GET /health answers 200. */
 async function launch(extraEnv: NodeJS.ProcessEnv = {}): Promise<Server> {
   // node itself, as Docker runs it: the tsx wrapper's own signal relay is not what is under test.
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'local/start.ts'], {
+  const child = spawn(process.execPath, ['local/launch.cjs'], {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
     detached: true,
