@@ -59,8 +59,11 @@ export async function startOurs(): Promise<ServerUnderTest> {
   // LWMQN_BENCH_PROFILE=DIR writes a V8 CPU profile of our server and of its store process on
   // exit (local/embedded-store.ts passes the profiling flags on).
   const profile = process.env.LWMQN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LWMQN_BENCH_PROFILE}`] : [];
-  // What `npm start` runs (package.json).
-  const child = spawn(process.execPath, [...profile, 'local/launch.cjs'], {
+  // What `npm start` runs (package.json). A profile names each function's file and line only when
+  // each file is a script of its own: a profiled server runs under tsx (esbuild's output per file,
+  // where local/launch.cjs makes one script of them all).
+  const entry = profile.length > 0 ? ['--require', 'tsx/cjs', 'local/start.ts'] : ['local/launch.cjs'];
+  const child = spawn(process.execPath, [...profile, ...entry], {
     cwd: ROOT,
     env: {
       ...process.env,
