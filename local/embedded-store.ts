@@ -11,8 +11,8 @@ export interface Running {
 
 /** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreProcess`). */
 export async function startMemoryStore(port = 0): Promise<Running> {
-  // Loaded here, not at the top: the server of `npm start` never runs dynalite itself, and dynalite
-  // with LevelDB is about 14 MiB of its memory (docs/PERFORMANCE.md, "Memory").
+  // Loaded here, not at the top: the server of `npm start` never runs dynalite itself and should
+  // not carry its code (docs/PERFORMANCE.md, "A lighter start").
   /* eslint-disable @typescript-eslint/no-require-imports */
   const dynalite = require('dynalite') as (typeof import('dynalite'))['default'];
   const { applyStorePatches } = require('./store-patches.cjs') as { applyStorePatches: () => void };

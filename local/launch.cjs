@@ -3,7 +3,7 @@
 // memory with esbuild (packages stay in node_modules), then runs it as local/start.ts. Nothing is
 // written to disk, so it always runs the current source, in a read-only checkout too. Without a
 // TypeScript loader in the process the server holds about 20 MiB less under load than under
-// `node --require tsx/cjs local/start.ts`, which still works (docs/PERFORMANCE.md, "Memory").
+// `node --require tsx/cjs local/start.ts`, which still works (docs/PERFORMANCE.md, "A lighter start").
 const { readFile } = require('node:fs/promises');
 const Module = require('node:module');
 const { dirname, join } = require('node:path');

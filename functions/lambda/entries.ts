@@ -5,7 +5,8 @@ import type { ClientChannel } from '../../shared/protocol/topics';
  * The Lambda entries of the channel handlers and the reaper. The cloud runtime (its SDK clients
  * and Powertools, functions/lambda/runtime.ts) is loaded by the first invocation, not with the
  * handler's module: the local server imports the same modules (functions/index.ts), never runs
- * an entry, and would hold the cloud clients' code for nothing (docs/PERFORMANCE.md, "Memory").
+ * an entry, and would hold the cloud clients' code for nothing (docs/PERFORMANCE.md, "A lighter
+ * start").
  */
 // require(), not import(): under `node --require tsx/cjs` an import() of a .ts file fails.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
