@@ -38,11 +38,11 @@ async function compile(entry) {
       format: 'cjs',
       target: 'node20',
       write: false,
-      // Where the script runs from: the map's paths are relative to it, so that stack traces
-      // name the .ts files where they are. Error locations are relative to the repository root.
+      // Stack traces name the .ts files and their lines: the map's paths are relative to where the
+      // script runs from (beside `entry`), and it holds no source text. Error locations are
+      // relative to the repository root.
       outfile: join(dirname(entry), 'launched.js'),
       absWorkingDir: ROOT,
-      // Stack traces name the .ts files and their lines; the maps hold no source text.
       sourcemap: 'inline',
       sourcesContent: false,
       plugins: [ownPaths],
