@@ -50,12 +50,15 @@ export const HEAP_GROWTH_FLAG = '--heap-growing-percent=25';
 /**
  * dynalite persisted under `dataDir`, in a child process (local/store-process.cjs): its work
  * runs on another core than the server's, and it exits when the server process goes away.
+ * `warmupRequests` run on a scratch copy before it serves (LWMQN_STORE_WARMUP, checked by the
+ * caller: local/stack.ts).
  */
-export async function startStoreProcess(dataDir: string): Promise<Running & { pid: number }> {
+export async function startStoreProcess(dataDir: string, warmupRequests: number): Promise<Running & { pid: number }> {
   const child = fork(join(__dirname, 'store-process.cjs'), [], {
     env: {
       ...process.env,
       LWMQN_STORE_PATH: join(dataDir, 'dynamodb'),
+      LWMQN_STORE_WARMUP: String(warmupRequests),
       // The warm-up's scratch table has the real table's layout (keys and indexes).
       LWMQN_STORE_WARMUP_TABLE: JSON.stringify(tableDefinition('warmup')),
     },

@@ -59,7 +59,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     const warmupNotifies = embeddedStore ? warmupSetting(env) : 0;
     if (!dynamoEndpoint) {
       const dataDir = resolve(env.LWMQN_DATA_DIR || '.lwmqn');
-      const store = await startStoreProcess(dataDir);
+      const store = await startStoreProcess(dataDir, warmupNotifies);
       owned.push(store);
       dynamoEndpoint = store.url;
       logger.info({ dataDir }, 'embedded DynamoDB-compatible store (dynalite) started');

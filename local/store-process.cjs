@@ -36,10 +36,8 @@ async function main() {
   const path = process.env.LWMQN_STORE_PATH;
   mkdirSync(path, { recursive: true });
   await waitForLock(path);
-  const warmupRequests = Number(process.env.LWMQN_STORE_WARMUP || 2000);
-  if (!Number.isSafeInteger(warmupRequests) || warmupRequests < 0) {
-    throw new Error(`LWMQN_STORE_WARMUP must be a whole number of requests, 0 or more, not ${process.env.LWMQN_STORE_WARMUP}`);
-  }
+  // Checked by the server before it started this process (local/stack.ts, warmupSetting).
+  const warmupRequests = Number(process.env.LWMQN_STORE_WARMUP);
   if (warmupRequests > 0) {
     const started = Date.now();
     try {
@@ -51,7 +49,7 @@ async function main() {
     process.stderr.write(`lwmqn store: warmed up with ${warmupRequests} requests in ${Date.now() - started} ms\n`);
   }
   const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  server.listen(Number(process.env.LWMQN_STORE_PORT || 0), '127.0.0.1', () => {
+  server.listen(0, '127.0.0.1', () => {
     process.send({ port: server.address().port });
   });
   // Every answer was sent after its write landed in LevelDB: nothing is pending here.

@@ -9,8 +9,9 @@ import type { ClientChannel } from '../../shared/protocol/topics';
  * start").
  */
 // require(), not import(): under `node --require tsx/cjs` an import() of a .ts file fails.
+let loaded: typeof import('./runtime') | undefined;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const runtime = () => require('./runtime') as typeof import('./runtime');
+const runtime = () => (loaded ??= require('./runtime') as typeof import('./runtime'));
 
 /** A channel entry for a topic rule's Lambda action. Errors propagate so the invocation is retried. */
 export function channelEntry(channel: ClientChannel, handle: (message: ChannelMessage, deps: Deps) => Promise<void>) {

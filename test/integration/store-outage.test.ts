@@ -37,7 +37,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onCrash);
   process.on('uncaughtException', onCrash);
   mosquitto = await startMosquitto();
-  store = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-outage-')));
+  store = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-outage-')), 2000);
   proxy = await CuttableProxy.start(Number(new URL(store.url).port));
   stack = await startStack(
     {

@@ -23,7 +23,7 @@ let store: Running & { pid: number };
 let client: DynamoDBClient;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lwmqn-store-process-'));
-  store = await startStoreProcess(dir);
+  store = await startStoreProcess(dir, 2000);
   client = new DynamoDBClient({ endpoint: store.url, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
 });
 afterAll(async () => {
@@ -38,17 +38,22 @@ test('the start-up warm-up (local/store-warmup.cjs) leaves nothing in the real s
   expect((await client.send(new ListTablesCommand({}))).TableNames).toEqual([]);
 });
 
-test('a table deleted and created again with another key is used with its new key', async () => {
-  wait.client = client;
+/** `one_table`, keyed on `key` of type `type`, once it exists. */
+async function createOneTable(key: string, type: 'S' | 'N'): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: 'one_table',
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: key, AttributeType: type }],
+      KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
     }),
   );
   await waitUntilTableExists(wait, { TableName: 'one_table' });
+}
+
+test('a table deleted and created again with another key is used with its new key', async () => {
+  wait.client = client;
+  await createOneTable('a', 'S');
   await client.send(new PutItemCommand({ TableName: 'one_table', Item: { a: { S: 'one' } } }));
   expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { a: { S: 'one' } } }))).Item).toEqual({
     a: { S: 'one' },
@@ -58,15 +63,7 @@ test('a table deleted and created again with another key is used with its new ke
   await waitUntilTableNotExists(wait, { TableName: 'one_table' });
   await expect(client.send(new GetItemCommand({ TableName: 'one_table', Key: { a: { S: 'one' } } }))).rejects.toThrow(/not found/);
 
-  await client.send(
-    new CreateTableCommand({
-      TableName: 'one_table',
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'b', AttributeType: 'N' }],
-      KeySchema: [{ AttributeName: 'b', KeyType: 'HASH' }],
-    }),
-  );
-  await waitUntilTableExists(wait, { TableName: 'one_table' });
+  await createOneTable('b', 'N');
   await expect(client.send(new PutItemCommand({ TableName: 'one_table', Item: { a: { S: 'old key' } } }))).rejects.toThrow(/key/i);
   await client.send(new PutItemCommand({ TableName: 'one_table', Item: { b: { N: '7' } } }));
   expect((await client.send(new GetItemCommand({ TableName: 'one_table', Key: { b: { N: '7' } } }))).Item).toEqual({
@@ -118,13 +115,13 @@ test.each(['SIGINT', 'SIGTERM'] as const)(
 );
 
 test('closing it (the end of its IPC channel) ends the process', async () => {
-  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-closed-')));
+  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-closed-')), 2000);
   await other.close();
   expect(() => process.kill(other.pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
 });
 
 test('closing a store process that a signal already ended returns at once (the shutdown does not wait for an exit that came)', async () => {
-  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-killed-')));
+  const other = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-store-killed-')), 2000);
   const gone = new Promise<void>((ok) => {
     const probe = setInterval(() => {
       try {
