@@ -99,3 +99,26 @@ export const embeddedStoreSigner = {
     return request;
   },
 };
+
+/**
+ * Client middleware that does nothing the embedded store needs, on every call: the user agent
+ * (built and escaped per request), the recursion-detection header (Lambda's trace id), the SDK's
+ * logging of each call (no logger is configured), and the Host and Content-Length headers (Node's
+ * HTTP client sets both itself). Measured in docs/PERFORMANCE.md, "The SDK's own work per call".
+ */
+const NOT_FOR_THE_EMBEDDED_STORE = [
+  'getUserAgentMiddleware',
+  'recursionDetectionMiddleware',
+  'loggerMiddleware',
+  'hostHeaderMiddleware',
+  'contentLengthMiddleware',
+] as const;
+
+/**
+ * Takes that middleware out of a client of the store this process runs, before its first call.
+ * Returns the names it found: all of them with the SDK in package-lock.json
+ * (test/unit/embedded-store-client.test.ts), so an SDK that renames one fails a test, not a start.
+ */
+export function trimForEmbeddedStore(client: { middlewareStack: { remove(name: string): boolean } }): string[] {
+  return NOT_FOR_THE_EMBEDDED_STORE.filter((name) => client.middlewareStack.remove(name));
+}

@@ -5,10 +5,10 @@ import type { Metrics, Publisher } from '../shared/ports';
 import { CachedDeviceStore } from '../shared/store/cached-devices';
 import { toSeconds } from '../shared/store/model';
 import { fixedShards } from '../shared/store/table/client';
+import type { DocumentClient } from '../shared/store/table/document-client';
 import { ensureTable } from '../shared/store/table/definition';
 import { TableDeviceStore } from '../shared/store/table/devices';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Devices on the scratch table, and how many of their notifies run at once (about a busy fleet's share). */
 const DEVICES = 8;
@@ -29,7 +29,7 @@ const noMetrics: Metrics = { handled() {}, answered() {}, storeCall() {}, comman
  */
 export async function warmUpServer(
   deps: Deps,
-  store: { client: DynamoDBClient; doc: DynamoDBDocumentClient; tableName: string },
+  store: { client: DynamoDBClient; doc: DocumentClient; tableName: string },
   notifies: number,
   stopped: () => boolean,
 ): Promise<number> {

@@ -18,7 +18,7 @@ import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
 import { TableSettingsStore } from '../shared/store/table/settings';
 import { Bridge, BrokerRefusedError } from './bridge';
 import { consoleAssets } from './console-assets';
-import { embeddedStoreSigner, startStoreProcess, type Running } from './embedded-store';
+import { embeddedStoreSigner, startStoreProcess, trimForEmbeddedStore, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
 import { MemoryRegistrationStore } from './memory-registrations';
@@ -90,6 +90,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       },
       ...(embeddedStore ? { signer: embeddedStoreSigner } : {}),
     });
+    if (embeddedStore) trimForEmbeddedStore(dynamo);
     // Read only when /metrics is scraped; `deps` and `bridge` exist by then.
     const metrics = new PromMetrics({
       devices: () => deps.devices.list(Date.now()),

@@ -1,4 +1,3 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { notify } from '../../functions/notify';
 import { reaper } from '../../functions/reaper';
 import { register } from '../../functions/register';
@@ -157,9 +156,7 @@ describe('an update (lifetime renewal) racing the reaper at the moment of expiry
       const answers = deps.publisher.on(`update/response/${id}`);
       const leaving = deps.events.events.filter((e) => e.type === 'devLeaving' && e.clientId === id);
       const raw = (
-        await deps.table.doc.send(
-          new GetCommand({ TableName: deps.table.name, Key: { pk: `d#${id}`, sk: 'device' }, ConsistentRead: true }),
-        )
+        await deps.table.doc.get({ TableName: deps.table.name, Key: { pk: `d#${id}`, sk: 'device' }, ConsistentRead: true })
       ).Item;
       if (answers[0]?.status === 204) {
         outcomes.kept++;

@@ -1,5 +1,5 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DocumentClient } from '../../shared/store/table/document-client';
 import { EXPIRY_INDEX } from '../../shared/store/table/definition';
 import { startTestStore, type TestStore } from '../helpers/recorder';
 import { freshTable } from '../contract/tables';
@@ -10,7 +10,7 @@ import { freshTable } from '../contract/tables';
  * request's values and its errors, and a skipped index write must be one that changed nothing.
  */
 let store: TestStore;
-let doc: DynamoDBDocumentClient;
+let doc: DocumentClient;
 let table: string;
 beforeAll(async () => {
   store = await startTestStore();
@@ -23,7 +23,7 @@ afterAll(async () => store.close());
 const key = (id: string) => ({ pk: `patch#${id}`, sk: 'device' });
 
 async function put(id: string, extra: Record<string, unknown> = {}) {
-  await doc.send(new PutCommand({ TableName: table, Item: { ...key(id), value: 0, lifetime: 100, expiresAt: 1000, ...extra } }));
+  await doc.put({ TableName: table, Item: { ...key(id), value: 0, lifetime: 100, expiresAt: 1000, ...extra } });
 }
 
 /** The notify path's shape: a value set, a sum, a comparison and a path that must exist. */
@@ -36,20 +36,20 @@ const notifyLike = (id: string, value: unknown, liveSince: number): UpdateComman
   ExpressionAttributeValues: { ':v': value, ':now': 500, ':since': liveSince },
 });
 
-const item = async (id: string) => (await doc.send(new GetCommand({ TableName: table, Key: key(id) }))).Item;
+const item = async (id: string) => (await doc.get({ TableName: table, Key: key(id) })).Item;
 
 test('the same expression with other values stores each request its own values', async () => {
   const ids = Array.from({ length: 20 }, (_, i) => `values-${i}`);
   for (const id of ids) await put(id);
-  await Promise.all(ids.map((id, i) => doc.send(new UpdateCommand(notifyLike(id, i * 7, 0)))));
+  await Promise.all(ids.map((id, i) => doc.update(notifyLike(id, i * 7, 0))));
   for (const [i, id] of ids.entries()) expect(await item(id)).toMatchObject({ value: i * 7, expiresAt: 600 });
 });
 
 test("a condition parsed for an earlier request is evaluated with this request's values", async () => {
   await put('condition');
-  await doc.send(new UpdateCommand(notifyLike('condition', 1, 0)));
+  await doc.update(notifyLike('condition', 1, 0));
   // expiresAt is now 600: a request that needs 601 or more must fail with the same expression.
-  await expect(doc.send(new UpdateCommand(notifyLike('condition', 2, 601)))).rejects.toMatchObject({
+  await expect(doc.update(notifyLike('condition', 2, 601))).rejects.toMatchObject({
     name: 'ConditionalCheckFailedException',
   });
   expect((await item('condition'))?.value).toBe(1);
@@ -57,10 +57,10 @@ test("a condition parsed for an earlier request is evaluated with this request's
 
 test('a value of another type is parsed afresh and refused as before', async () => {
   await put('types');
-  await doc.send(new UpdateCommand(notifyLike('types', 1, 0)));
+  await doc.update(notifyLike('types', 1, 0));
   const stringSum = notifyLike('types', 1, 0);
   stringSum.ExpressionAttributeValues = { ...stringSum.ExpressionAttributeValues, ':now': 'five hundred' };
-  await expect(doc.send(new UpdateCommand(stringSum))).rejects.toThrow(/Incorrect operand type/);
+  await expect(doc.update(stringSum)).rejects.toThrow(/Incorrect operand type/);
   expect((await item('types'))?.expiresAt).toBe(600);
 });
 
@@ -69,8 +69,8 @@ test('an unused placeholder is refused every time, also once the expression is k
   const extra = notifyLike('unused', 3, 0);
   extra.ExpressionAttributeValues = { ...extra.ExpressionAttributeValues, ':spare': 1 };
   for (let i = 0; i < 2; i++) {
-    await doc.send(new UpdateCommand(notifyLike('unused', 3, 0)));
-    await expect(doc.send(new UpdateCommand(extra))).rejects.toThrow(/unused in expressions: keys: \{:spare\}/);
+    await doc.update(notifyLike('unused', 3, 0));
+    await expect(doc.update(extra)).rejects.toThrow(/unused in expressions: keys: \{:spare\}/);
   }
 });
 
@@ -79,53 +79,47 @@ test('a missing name or value is refused every time', async () => {
   const noValue = notifyLike('missing', 1, 0);
   delete noValue.ExpressionAttributeValues![':since'];
   for (let i = 0; i < 2; i++) {
-    await expect(doc.send(new UpdateCommand(noValue))).rejects.toThrow(/attribute value used in expression is not defined/);
+    await expect(doc.update(noValue)).rejects.toThrow(/attribute value used in expression is not defined/);
   }
 });
 
 describe('index entries', () => {
   const byDue = async (kind: string) =>
     (
-      await doc.send(
-        new QueryCommand({
-          TableName: table,
-          IndexName: EXPIRY_INDEX,
-          KeyConditionExpression: 'kind = :k',
-          ExpressionAttributeValues: { ':k': kind },
-        }),
-      )
+      await doc.query({
+        TableName: table,
+        IndexName: EXPIRY_INDEX,
+        KeyConditionExpression: 'kind = :k',
+        ExpressionAttributeValues: { ':k': kind },
+      })
     ).Items ?? [];
 
   test('a write that changes nothing an index holds leaves the entry as it was; one that does moves or changes it', async () => {
     await put('indexed', { kind: 'patch-kind', dueAt: 10, status: 'online' });
-    await doc.send(new UpdateCommand(notifyLike('indexed', 42, 0)));
+    await doc.update(notifyLike('indexed', 42, 0));
     expect(await byDue('patch-kind')).toEqual([expect.objectContaining({ pk: 'patch#indexed', dueAt: 10, status: 'online' })]);
 
     // status is projected into the index: the entry follows it.
-    await doc.send(
-      new UpdateCommand({
-        TableName: table,
-        Key: key('indexed'),
-        UpdateExpression: 'SET #s = :s',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':s': 'sleep' },
-      }),
-    );
+    await doc.update({
+      TableName: table,
+      Key: key('indexed'),
+      UpdateExpression: 'SET #s = :s',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':s': 'sleep' },
+    });
     expect(await byDue('patch-kind')).toEqual([expect.objectContaining({ dueAt: 10, status: 'sleep' })]);
 
     // dueAt is the index's sort key: the entry moves.
-    await doc.send(
-      new UpdateCommand({
-        TableName: table,
-        Key: key('indexed'),
-        UpdateExpression: 'SET dueAt = :d',
-        ExpressionAttributeValues: { ':d': 20 },
-      }),
-    );
+    await doc.update({
+      TableName: table,
+      Key: key('indexed'),
+      UpdateExpression: 'SET dueAt = :d',
+      ExpressionAttributeValues: { ':d': 20 },
+    });
     expect(await byDue('patch-kind')).toEqual([expect.objectContaining({ dueAt: 20, status: 'sleep' })]);
 
     // Leaving the index (its key removed) removes the entry.
-    await doc.send(new UpdateCommand({ TableName: table, Key: key('indexed'), UpdateExpression: 'REMOVE kind' }));
+    await doc.update({ TableName: table, Key: key('indexed'), UpdateExpression: 'REMOVE kind' });
     expect(await byDue('patch-kind')).toEqual([]);
   });
 });
@@ -134,17 +128,17 @@ test('a table deleted and made again holds none of the items kept from before', 
   const { DeleteTableCommand } = await import('@aws-sdk/client-dynamodb');
   const { ensureTable } = await import('../../shared/store/table/definition');
   const other = await freshTable(store);
-  await other.doc.send(new PutCommand({ TableName: other.name, Item: { ...key('gone'), value: 1 } }));
-  expect((await other.doc.send(new GetCommand({ TableName: other.name, Key: key('gone') }))).Item).toMatchObject({ value: 1 });
+  await other.doc.put({ TableName: other.name, Item: { ...key('gone'), value: 1 } });
+  expect((await other.doc.get({ TableName: other.name, Key: key('gone') })).Item).toMatchObject({ value: 1 });
   await store.client.send(new DeleteTableCommand({ TableName: other.name }));
   await ensureTable(store.client, other.name);
-  expect((await other.doc.send(new GetCommand({ TableName: other.name, Key: key('gone') }))).Item).toBeUndefined();
+  expect((await other.doc.get({ TableName: other.name, Key: key('gone') })).Item).toBeUndefined();
 });
 
 test('many writes of one turn all land, each answered with its own outcome', async () => {
   await put('turn-ok');
   const writes = Array.from({ length: 30 }, (_, i) =>
-    doc.send(new UpdateCommand(notifyLike(i % 2 ? 'turn-ok' : 'turn-missing', i, 0))).then(
+    doc.update(notifyLike(i % 2 ? 'turn-ok' : 'turn-missing', i, 0)).then(
       () => 'ok',
       (err: Error) => err.name,
     ),

@@ -1,7 +1,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { budgetedClientConfig, DEFAULT_CALL_BUDGET_MS } from '../../call-budget';
 import type { Metrics } from '../../ports';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DocumentClient } from './document-client';
 
 /**
  * The one DynamoDB client set-up of both runtimes. A store that stops answering fails the call
@@ -12,20 +12,19 @@ export function createDynamoClient(
   config: Omit<DynamoDBClientConfig, 'requestHandler' | 'maxAttempts' | 'retryStrategy'> = {},
   budgetMs = DEFAULT_CALL_BUDGET_MS,
 ): DynamoDBClient {
-  return new DynamoDBClient({ ...config, ...budgetedClientConfig(budgetMs) });
+  // cacheMiddleware: the SDK resolves each command's middleware stack once, not on every call
+  // (docs/PERFORMANCE.md, "The SDK's own work per call"). So no middleware is added after the
+  // first call: instrumentStore and local/embedded-store.ts's leanEmbeddedStoreClient run before.
+  return new DynamoDBClient({ ...config, ...budgetedClientConfig(budgetMs), cacheMiddleware: true });
 }
 
-export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true },
-    // Devices send any JSON number; read them back as plain numbers instead of throwing.
-    unmarshallOptions: { wrapNumbers: (n: string) => Number(n) },
-  });
+export function createDocumentClient(client: DynamoDBClient): DocumentClient {
+  return new DocumentClient(client);
 }
 
 /** The table a store works on: its document client, its name, how many index shards it has. */
 export interface Table {
-  doc: DynamoDBDocumentClient;
+  doc: DocumentClient;
   name: string;
   /**
    * Read only by the calls that write or query an index: the Lambda runtime learns the count

@@ -1,4 +1,3 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TRANS_IDS, withFreeTransIds } from '../../protocol/trans-ids';
 import type { Clock } from '../../ports';
 import type { PendingCommands } from '../commands';
@@ -50,14 +49,12 @@ export class TablePendingCommands implements PendingCommands {
     return withFreeTransIds(TRANS_IDS.commands, 1, 16, async (transId) => {
       const candidate: PendingRequest = { ...req, transId };
       try {
-        await this.table.doc.send(
-          new PutCommand({
-            TableName: this.table.name,
-            Item: { ...requestKey(req.clientId, req.cmdId, transId), ...candidate },
-            ConditionExpression: SLOT_IS_FREE,
-            ExpressionAttributeValues: { ':now': toSeconds(now) },
-          }),
-        );
+        await this.table.doc.put({
+          TableName: this.table.name,
+          Item: { ...requestKey(req.clientId, req.cmdId, transId), ...candidate },
+          ConditionExpression: SLOT_IS_FREE,
+          ExpressionAttributeValues: { ':now': toSeconds(now) },
+        });
         return candidate;
       } catch (err) {
         if (isConditionFailure(err)) return undefined;
@@ -71,9 +68,11 @@ export class TablePendingCommands implements PendingCommands {
     for (const at of pollTimes(timeoutMs, this.firstGapMs, this.maxGapMs)) {
       const wait = started + at - this.clock.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const out = await this.table.doc.send(
-        new GetCommand({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId), ConsistentRead: true }),
-      );
+      const out = await this.table.doc.get({
+        TableName: this.table.name,
+        Key: requestKey(req.clientId, req.cmdId, req.transId),
+        ConsistentRead: true,
+      });
       const current = out.Item as PendingRequest | undefined;
       if (current?.answer) {
         // Answered once (AWAITS_ANSWER): nobody needs the item any more.
@@ -85,9 +84,7 @@ export class TablePendingCommands implements PendingCommands {
   }
 
   async close(req: PendingRequest): Promise<void> {
-    await this.table.doc.send(
-      new DeleteCommand({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId) }),
-    );
+    await this.table.doc.delete({ TableName: this.table.name, Key: requestKey(req.clientId, req.cmdId, req.transId) });
   }
 
   async claim(
@@ -101,16 +98,14 @@ export class TablePendingCommands implements PendingCommands {
     // is still answered exactly once and the caller still has the data as sent.
     const kept = answer.data !== undefined && storableProblem(answer.data) ? { status: answer.status } : answer;
     try {
-      const out = await this.table.doc.send(
-        new UpdateCommand({
-          TableName: this.table.name,
-          Key: requestKey(clientId, cmdId, transId),
-          UpdateExpression: 'SET answer = :a',
-          ConditionExpression: AWAITS_ANSWER,
-          ExpressionAttributeValues: { ':a': kept, ':now': toSeconds(nowMs) },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const out = await this.table.doc.update({
+        TableName: this.table.name,
+        Key: requestKey(clientId, cmdId, transId),
+        UpdateExpression: 'SET answer = :a',
+        ConditionExpression: AWAITS_ANSWER,
+        ExpressionAttributeValues: { ':a': kept, ':now': toSeconds(nowMs) },
+        ReturnValues: 'ALL_NEW',
+      });
       return stripKeys(out.Attributes as PendingRequest);
     } catch (err) {
       if (isConditionFailure(err)) return null;

@@ -1,4 +1,3 @@
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DevicePage, DeviceStore } from '../devices';
 import type { DeviceWrite, Path } from '../device-writes';
 import { dueDelay } from '../due';
@@ -38,42 +37,36 @@ export class TableDeviceStore implements DeviceStore {
   constructor(private readonly table: Table) {}
 
   async get(clientId: string, nowMs: number): Promise<DeviceItem | null> {
-    const out = await this.table.doc.send(
-      new GetCommand({ TableName: this.table.name, Key: deviceKey(clientId), ConsistentRead: true }),
-    );
+    const out = await this.table.doc.get({ TableName: this.table.name, Key: deviceKey(clientId), ConsistentRead: true });
     const item = out.Item as DeviceItem | undefined;
     return item && item.expiresAt >= toSeconds(nowMs) ? stripKeys(item) : null;
   }
 
   async isRegistered(clientId: string, nowMs: number): Promise<boolean> {
-    const out = await this.table.doc.send(
-      new GetCommand({
-        TableName: this.table.name,
-        Key: deviceKey(clientId),
-        ConsistentRead: true,
-        ProjectionExpression: 'expiresAt',
-      }),
-    );
+    const out = await this.table.doc.get({
+      TableName: this.table.name,
+      Key: deviceKey(clientId),
+      ConsistentRead: true,
+      ProjectionExpression: 'expiresAt',
+    });
     return typeof out.Item?.expiresAt === 'number' && out.Item.expiresAt >= toSeconds(nowMs);
   }
 
   async create(item: DeviceItem, nowMs: number): Promise<{ existed: boolean } | 'conflict'> {
     assertStorable(item);
     try {
-      const out = await this.table.doc.send(
-        new PutCommand({
-          TableName: this.table.name,
-          Item: {
-            ...deviceKey(item.clientId),
-            ...item,
-            kind: await this.partition('d', item.clientId),
-            dueAt: indexSortValue(item.clientId, item.expiresAt + dueDelay(item.clientId, item.lifetime)),
-          },
-          ConditionExpression: CLIENT_ID_IS_FREE,
-          ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
+      const out = await this.table.doc.put({
+        TableName: this.table.name,
+        Item: {
+          ...deviceKey(item.clientId),
+          ...item,
+          kind: await this.partition('d', item.clientId),
+          dueAt: indexSortValue(item.clientId, item.expiresAt + dueDelay(item.clientId, item.lifetime)),
+        },
+        ConditionExpression: CLIENT_ID_IS_FREE,
+        ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':mac': item.mac },
+        ReturnValues: 'ALL_OLD',
+      });
       const old = out.Attributes as DeviceItem | undefined;
       return { existed: !!old && old.expiresAt >= toSeconds(nowMs) };
     } catch (err) {
@@ -98,14 +91,12 @@ export class TableDeviceStore implements DeviceStore {
     returnValues: 'ALL_OLD' | 'NONE',
   ): Promise<Record<string, unknown> | null> {
     try {
-      const out = await this.table.doc.send(
-        new UpdateCommand({
-          TableName: this.table.name,
-          Key: deviceKey(clientId),
-          ...renderUpdate(await this.withIndexUpkeep(clientId, write)),
-          ReturnValues: returnValues,
-        }),
-      );
+      const out = await this.table.doc.update({
+        TableName: this.table.name,
+        Key: deviceKey(clientId),
+        ...renderUpdate(await this.withIndexUpkeep(clientId, write)),
+        ReturnValues: returnValues,
+      });
       return out.Attributes ?? {};
     } catch (err) {
       if (isConditionFailure(err)) return null;
@@ -139,39 +130,33 @@ export class TableDeviceStore implements DeviceStore {
   }
 
   async remove(clientId: string, nowMs: number): Promise<DeviceItem | null> {
-    const out = await this.table.doc.send(
-      new DeleteCommand({ TableName: this.table.name, Key: deviceKey(clientId), ReturnValues: 'ALL_OLD' }),
-    );
+    const out = await this.table.doc.delete({ TableName: this.table.name, Key: deviceKey(clientId), ReturnValues: 'ALL_OLD' });
     const old = out.Attributes as DeviceItem | undefined;
     return old && old.expiresAt >= toSeconds(nowMs) ? stripKeys(old) : null;
   }
 
   async reap(clientId: string, nowMs: number): Promise<DeviceItem | null> {
     try {
-      const out = await this.table.doc.send(
-        new DeleteCommand({
-          TableName: this.table.name,
-          Key: deviceKey(clientId),
-          ConditionExpression: LIFETIME_RAN_OUT,
-          ExpressionAttributeValues: { ':now': toSeconds(nowMs) },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
+      const out = await this.table.doc.delete({
+        TableName: this.table.name,
+        Key: deviceKey(clientId),
+        ConditionExpression: LIFETIME_RAN_OUT,
+        ExpressionAttributeValues: { ':now': toSeconds(nowMs) },
+        ReturnValues: 'ALL_OLD',
+      });
       return out.Attributes ? stripKeys(out.Attributes as DeviceItem) : null;
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
     }
     // Renewed since: the reaper looks again when the renewed lifetime runs out.
     try {
-      await this.table.doc.send(
-        new UpdateCommand({
-          TableName: this.table.name,
-          Key: deviceKey(clientId),
-          UpdateExpression: 'SET dueAt = expiresAt + :tie',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':tie': tieBreak(clientId) },
-        }),
-      );
+      await this.table.doc.update({
+        TableName: this.table.name,
+        Key: deviceKey(clientId),
+        UpdateExpression: 'SET dueAt = expiresAt + :tie',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':tie': tieBreak(clientId) },
+      });
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
     }
@@ -198,11 +183,9 @@ export class TableDeviceStore implements DeviceStore {
     for (let i = 0; i < indexed.length; i += 100) {
       let keys: Record<string, unknown>[] | undefined = indexed.slice(i, i + 100).map((d) => ({ pk: d.pk, sk: DEVICE_SK }));
       while (keys && keys.length > 0) {
-        const out = await this.table.doc.send(
-          new BatchGetCommand({
-            RequestItems: { [this.table.name]: { Keys: keys, ProjectionExpression: 'pk, expiresAt', ConsistentRead: true } },
-          }),
-        );
+        const out = await this.table.doc.batchGet({
+          RequestItems: { [this.table.name]: { Keys: keys, ProjectionExpression: 'pk, expiresAt', ConsistentRead: true } },
+        });
         for (const item of out.Responses?.[this.table.name] ?? []) expiry.set(String(item.pk), Number(item.expiresAt));
         keys = out.UnprocessedKeys?.[this.table.name]?.Keys as Record<string, unknown>[] | undefined;
       }

@@ -1,4 +1,3 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Table } from './client';
 import type { IndexKind } from './items';
 
@@ -25,19 +24,17 @@ export async function queryShard(
 ): Promise<{ items: Record<string, unknown>[]; last?: Key }> {
   const names: Record<string, string> = { '#h': q.hashAttr, ...(q.below === undefined ? {} : { '#r': q.rangeAttr }) };
   opts.attributes?.forEach((a, i) => (names[`#a${i}`] = a));
-  const out = await table.doc.send(
-    new QueryCommand({
-      TableName: table.name,
-      IndexName: q.index,
-      KeyConditionExpression: q.below === undefined ? '#h = :h' : '#h = :h AND #r < :b',
-      ProjectionExpression: opts.attributes?.map((_, i) => `#a${i}`).join(', '),
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues:
-        q.below === undefined ? { ':h': `${q.kind}#${shard}` } : { ':h': `${q.kind}#${shard}`, ':b': q.below },
-      ExclusiveStartKey: opts.start,
-      Limit: opts.limit,
-    }),
-  );
+  const out = await table.doc.query({
+    TableName: table.name,
+    IndexName: q.index,
+    KeyConditionExpression: q.below === undefined ? '#h = :h' : '#h = :h AND #r < :b',
+    ProjectionExpression: opts.attributes?.map((_, i) => `#a${i}`).join(', '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues:
+      q.below === undefined ? { ':h': `${q.kind}#${shard}` } : { ':h': `${q.kind}#${shard}`, ':b': q.below },
+    ExclusiveStartKey: opts.start,
+    Limit: opts.limit,
+  });
   return { items: (out.Items ?? []) as Record<string, unknown>[], last: out.LastEvaluatedKey };
 }
 

@@ -1,5 +1,5 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../ports';
+import type { DocumentClient } from './document-client';
 
 /** Tables made before the layout record existed were always spread over this many shards. */
 export const LEGACY_SHARDS = 8;
@@ -12,7 +12,7 @@ const LAYOUT_KEY = { pk: 'settings', sk: 'layout' };
  * that stops looking at half the devices.
  */
 export async function indexShards(
-  doc: DynamoDBDocumentClient,
+  doc: DocumentClient,
   tableName: string,
   opts: { requested?: number; forNewTable: number; created: boolean; log: Logger },
 ): Promise<number> {
@@ -25,9 +25,7 @@ export async function indexShards(
   }
   const shards = opts.requested ?? (opts.created ? opts.forNewTable : LEGACY_SHARDS);
   try {
-    await doc.send(
-      new PutCommand({ TableName: tableName, Item: { ...LAYOUT_KEY, shards }, ConditionExpression: 'attribute_not_exists(pk)' }),
-    );
+    await doc.put({ TableName: tableName, Item: { ...LAYOUT_KEY, shards }, ConditionExpression: 'attribute_not_exists(pk)' });
     return shards;
   } catch (err) {
     if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
@@ -37,7 +35,7 @@ export async function indexShards(
 }
 
 /** The shard count recorded in the table, or undefined for a table that has no record (yet). */
-export async function recordedIndexShards(doc: DynamoDBDocumentClient, tableName: string): Promise<number | undefined> {
-  const out = await doc.send(new GetCommand({ TableName: tableName, Key: LAYOUT_KEY, ConsistentRead: true }));
+export async function recordedIndexShards(doc: DocumentClient, tableName: string): Promise<number | undefined> {
+  const out = await doc.get({ TableName: tableName, Key: LAYOUT_KEY, ConsistentRead: true });
   return typeof out.Item?.shards === 'number' ? out.Item.shards : undefined;
 }

@@ -1,4 +1,3 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { toSeconds, type CommandAnswer, type PendingRegistration } from '../model';
 import type { RegistrationStore } from '../registrations';
 import { assertStorable } from '../storable';
@@ -32,26 +31,24 @@ export class TableRegistrationStore implements RegistrationStore {
 
   async start(r: PendingRegistration, nowMs: number): Promise<{ replaced?: PendingRegistration } | 'running'> {
     try {
-      const out = await this.table.doc.send(
-        new PutCommand({
-          TableName: this.table.name,
-          Item: {
-            ...registrationKey(r.clientId),
-            ...r,
-            kind: await indexPartition('r', r.clientId, this.table.shards),
-            dueAt: indexSortValue(r.clientId, r.expiresAt),
-          },
-          ConditionExpression: NOT_THIS_MESSAGE_RUNNING,
-          ExpressionAttributeNames: {
-            '#purpose': 'purpose',
-            '#expiresAt': 'expiresAt',
-            '#clientTransId': 'clientTransId',
-            '#regId': 'regId',
-          },
-          ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':t': r.clientTransId, ':p': r.purpose, ':r': r.regId },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
+      const out = await this.table.doc.put({
+        TableName: this.table.name,
+        Item: {
+          ...registrationKey(r.clientId),
+          ...r,
+          kind: await indexPartition('r', r.clientId, this.table.shards),
+          dueAt: indexSortValue(r.clientId, r.expiresAt),
+        },
+        ConditionExpression: NOT_THIS_MESSAGE_RUNNING,
+        ExpressionAttributeNames: {
+          '#purpose': 'purpose',
+          '#expiresAt': 'expiresAt',
+          '#clientTransId': 'clientTransId',
+          '#regId': 'regId',
+        },
+        ExpressionAttributeValues: { ':now': toSeconds(nowMs), ':t': r.clientTransId, ':p': r.purpose, ':r': r.regId },
+        ReturnValues: 'ALL_OLD',
+      });
       return { replaced: out.Attributes ? stripKeys(out.Attributes as PendingRegistration) : undefined };
     } catch (err) {
       if (isConditionFailure(err)) return 'running';
@@ -60,9 +57,7 @@ export class TableRegistrationStore implements RegistrationStore {
   }
 
   async get(clientId: string, nowMs: number): Promise<PendingRegistration | null> {
-    const out = await this.table.doc.send(
-      new GetCommand({ TableName: this.table.name, Key: registrationKey(clientId), ConsistentRead: true }),
-    );
+    const out = await this.table.doc.get({ TableName: this.table.name, Key: registrationKey(clientId), ConsistentRead: true });
     const r = out.Item as PendingRegistration | undefined;
     return r && r.expiresAt >= toSeconds(nowMs) ? stripKeys(r) : null;
   }
@@ -70,23 +65,21 @@ export class TableRegistrationStore implements RegistrationStore {
   async recordAnswer(clientId: string, transId: number, answer: CommandAnswer, nowMs: number): Promise<PendingRegistration | null> {
     assertStorable(answer);
     try {
-      const out = await this.table.doc.send(
-        new UpdateCommand({
-          TableName: this.table.name,
-          Key: registrationKey(clientId),
-          UpdateExpression: 'SET #answers.#t = :a, #remaining = #remaining - :one',
-          ConditionExpression: READ_AWAITS_ANSWER,
-          ExpressionAttributeNames: {
-            '#t': String(transId),
-            '#answers': 'answers',
-            '#reads': 'reads',
-            '#remaining': 'remaining',
-            '#expiresAt': 'expiresAt',
-          },
-          ExpressionAttributeValues: { ':a': answer, ':one': 1, ':now': toSeconds(nowMs) },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const out = await this.table.doc.update({
+        TableName: this.table.name,
+        Key: registrationKey(clientId),
+        UpdateExpression: 'SET #answers.#t = :a, #remaining = #remaining - :one',
+        ConditionExpression: READ_AWAITS_ANSWER,
+        ExpressionAttributeNames: {
+          '#t': String(transId),
+          '#answers': 'answers',
+          '#reads': 'reads',
+          '#remaining': 'remaining',
+          '#expiresAt': 'expiresAt',
+        },
+        ExpressionAttributeValues: { ':a': answer, ':one': 1, ':now': toSeconds(nowMs) },
+        ReturnValues: 'ALL_NEW',
+      });
       return stripKeys(out.Attributes as PendingRegistration);
     } catch (err) {
       if (isConditionFailure(err)) return null;
@@ -96,15 +89,13 @@ export class TableRegistrationStore implements RegistrationStore {
 
   async claim(clientId: string, regId: string): Promise<PendingRegistration | null> {
     try {
-      const out = await this.table.doc.send(
-        new DeleteCommand({
-          TableName: this.table.name,
-          Key: registrationKey(clientId),
-          ConditionExpression: SAME_REGISTRATION,
-          ExpressionAttributeValues: { ':regId': regId },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
+      const out = await this.table.doc.delete({
+        TableName: this.table.name,
+        Key: registrationKey(clientId),
+        ConditionExpression: SAME_REGISTRATION,
+        ExpressionAttributeValues: { ':regId': regId },
+        ReturnValues: 'ALL_OLD',
+      });
       return out.Attributes ? stripKeys(out.Attributes as PendingRegistration) : null;
     } catch (err) {
       if (isConditionFailure(err)) return null;

@@ -1,4 +1,3 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { SettingsStore } from '../settings';
 import type { Table } from './client';
 
@@ -8,11 +7,11 @@ export class TableSettingsStore implements SettingsStore {
   constructor(private readonly table: Pick<Table, 'doc' | 'name'>) {}
 
   async getJoinUntilMs(): Promise<number> {
-    const out = await this.table.doc.send(new GetCommand({ TableName: this.table.name, Key: JOIN_KEY, ConsistentRead: true }));
+    const out = await this.table.doc.get({ TableName: this.table.name, Key: JOIN_KEY, ConsistentRead: true });
     return typeof out.Item?.untilMs === 'number' ? out.Item.untilMs : 0;
   }
 
   async setJoinUntilMs(untilMs: number): Promise<void> {
-    await this.table.doc.send(new PutCommand({ TableName: this.table.name, Item: { ...JOIN_KEY, untilMs } }));
+    await this.table.doc.put({ TableName: this.table.name, Item: { ...JOIN_KEY, untilMs } });
   }
 }
