@@ -117,7 +117,7 @@ const NOT_FOR_THE_EMBEDDED_STORE = [
 /**
  * Takes that middleware out of a client of the store this process runs, before its first call.
  * Returns the names it found: all of them with the SDK in package-lock.json
- * (test/unit/embedded-store-client.test.ts), so an SDK that renames one fails a test, not a start.
+ * (test/integration/document-client.test.ts), so an SDK that renames one fails a test, not a start.
  */
 export function trimForEmbeddedStore(client: { middlewareStack: { remove(name: string): boolean } }): string[] {
   return NOT_FOR_THE_EMBEDDED_STORE.filter((name) => client.middlewareStack.remove(name));

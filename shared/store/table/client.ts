@@ -14,7 +14,7 @@ export function createDynamoClient(
 ): DynamoDBClient {
   // cacheMiddleware: the SDK resolves each command's middleware stack once, not on every call
   // (docs/PERFORMANCE.md, "The SDK's own work per call"). So no middleware is added after the
-  // first call: instrumentStore and local/embedded-store.ts's leanEmbeddedStoreClient run before.
+  // first call: instrumentStore and local/embedded-store.ts's trimForEmbeddedStore run before.
   return new DynamoDBClient({ ...config, ...budgetedClientConfig(budgetMs), cacheMiddleware: true });
 }
 

@@ -27,6 +27,16 @@ import { marshall, unmarshall, type NativeAttributeValue } from '@aws-sdk/util-d
 
 type NativeItem = Record<string, NativeAttributeValue>;
 type Marshalled = Record<string, AttributeValue>;
+/**
+ * DynamoDB's legacy parameters (Expected, AttributeUpdates, KeyConditions, QueryFilter) are not
+ * taken: the store writes expressions only, and a parameter this client does not convert must
+ * not compile rather than be sent unconverted.
+ */
+type GetInput = GetCommandInput;
+type PutInput = Omit<PutCommandInput, 'Expected'>;
+type UpdateInput = Omit<UpdateCommandInput, 'Expected' | 'AttributeUpdates'>;
+type DeleteInput = Omit<DeleteCommandInput, 'Expected'>;
+type QueryInput = Omit<QueryCommandInput, 'KeyConditions' | 'QueryFilter'>;
 
 const MARSHALL = { removeUndefinedValues: true, allowImpreciseNumbers: true } as const;
 // Devices send any JSON number; read them back as plain numbers instead of throwing.
@@ -50,54 +60,48 @@ const fromAttributesIfAny = (item: Marshalled | undefined): NativeItem | undefin
 export class DocumentClient {
   constructor(readonly client: DynamoDBClient) {}
 
-  async get(input: GetCommandInput): Promise<Pick<GetCommandOutput, 'Item'>> {
+  async get(input: GetInput): Promise<Pick<GetCommandOutput, 'Item'>> {
     const out = await this.client.send(new GetItemCommand({ ...input, Key: toAttributesIfAny(input.Key) }));
     return { Item: fromAttributesIfAny(out.Item) };
   }
 
-  async put(input: PutCommandInput): Promise<Pick<PutCommandOutput, 'Attributes'>> {
+  async put(input: PutInput): Promise<Pick<PutCommandOutput, 'Attributes'>> {
     const out = await this.client.send(
       new PutItemCommand({
         ...input,
         Item: toAttributesIfAny(input.Item),
-        Expected: undefined,
         ExpressionAttributeValues: toAttributesIfAny(input.ExpressionAttributeValues),
       }),
     );
     return { Attributes: fromAttributesIfAny(out.Attributes) };
   }
 
-  async update(input: UpdateCommandInput): Promise<Pick<UpdateCommandOutput, 'Attributes'>> {
+  async update(input: UpdateInput): Promise<Pick<UpdateCommandOutput, 'Attributes'>> {
     const out = await this.client.send(
       new UpdateItemCommand({
         ...input,
         Key: toAttributesIfAny(input.Key),
-        AttributeUpdates: undefined,
-        Expected: undefined,
         ExpressionAttributeValues: toAttributesIfAny(input.ExpressionAttributeValues),
       }),
     );
     return { Attributes: fromAttributesIfAny(out.Attributes) };
   }
 
-  async delete(input: DeleteCommandInput): Promise<Pick<DeleteCommandOutput, 'Attributes'>> {
+  async delete(input: DeleteInput): Promise<Pick<DeleteCommandOutput, 'Attributes'>> {
     const out = await this.client.send(
       new DeleteItemCommand({
         ...input,
         Key: toAttributesIfAny(input.Key),
-        Expected: undefined,
         ExpressionAttributeValues: toAttributesIfAny(input.ExpressionAttributeValues),
       }),
     );
     return { Attributes: fromAttributesIfAny(out.Attributes) };
   }
 
-  async query(input: QueryCommandInput): Promise<Pick<QueryCommandOutput, 'Items' | 'LastEvaluatedKey'>> {
+  async query(input: QueryInput): Promise<Pick<QueryCommandOutput, 'Items' | 'LastEvaluatedKey'>> {
     const out = await this.client.send(
       new QueryCommand({
         ...input,
-        KeyConditions: undefined,
-        QueryFilter: undefined,
         ExclusiveStartKey: toAttributesIfAny(input.ExclusiveStartKey),
         ExpressionAttributeValues: toAttributesIfAny(input.ExpressionAttributeValues),
       }),
