@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { HttpResponse } from '@smithy/core/transport';
-import { embeddedStoreSigner, trimForEmbeddedStore } from '../local/embedded-store';
+import { createEmbeddedStoreClient, embeddedStoreSigner } from '../local/embedded-store';
 import { createDocumentClient, createDynamoClient } from '../shared/store/table/client';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '20000' } } });
@@ -26,15 +26,18 @@ const ANSWER = JSON.stringify({
   },
 });
 
+/** Every way signs with the embedded store's fixed signature: DynamoDB's own SigV4 is not counted. */
 function clientOf(cacheMiddleware: boolean, trimmed: boolean): DynamoDBClient {
-  const client = createDynamoClient({
-    endpoint: 'http://127.0.0.1:1',
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    signer: embeddedStoreSigner,
-  });
+  const endpoint = 'http://127.0.0.1:1';
+  const client = trimmed
+    ? createEmbeddedStoreClient(endpoint)
+    : createDynamoClient({
+        endpoint,
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        signer: embeddedStoreSigner,
+      });
   client.config.cacheMiddleware = cacheMiddleware;
-  if (trimmed) trimForEmbeddedStore(client);
   // No network: every request is answered at once, so only the SDK's own work is counted.
   client.config.requestHandler = {
     handle: async () => ({
@@ -72,7 +75,7 @@ const ways: [string, () => (i: number) => Promise<unknown>][] = [
     },
   ],
   [
-    'DocumentClient, middleware cached (the cloud)',
+    'DocumentClient, middleware cached, not trimmed (as for DynamoDB)',
     () => {
       const doc = createDocumentClient(clientOf(true, false));
       return (i) => doc.update(write(i));

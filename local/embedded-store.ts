@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDynamoClient } from '../shared/store/table/client';
 import { tableDefinition } from '../shared/store/table/definition';
 
 /** The embedded store of `npm start` when DYNAMODB_ENDPOINT is unset. */
@@ -121,4 +123,16 @@ const NOT_FOR_THE_EMBEDDED_STORE = [
  */
 export function trimForEmbeddedStore(client: { middlewareStack: { remove(name: string): boolean } }): string[] {
   return NOT_FOR_THE_EMBEDDED_STORE.filter((name) => client.middlewareStack.remove(name));
+}
+
+/** The one client set-up for a store this process runs: the fixed signature, the trimmed stack. */
+export function createEmbeddedStoreClient(endpoint: string): DynamoDBClient {
+  const client = createDynamoClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    signer: embeddedStoreSigner,
+  });
+  trimForEmbeddedStore(client);
+  return client;
 }

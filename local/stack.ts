@@ -18,7 +18,7 @@ import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
 import { TableSettingsStore } from '../shared/store/table/settings';
 import { Bridge, BrokerRefusedError } from './bridge';
 import { consoleAssets } from './console-assets';
-import { embeddedStoreSigner, startStoreProcess, trimForEmbeddedStore, type Running } from './embedded-store';
+import { createEmbeddedStoreClient, startStoreProcess, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
 import { MemoryRegistrationStore } from './memory-registrations';
@@ -81,16 +81,16 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
       logger.info({ url: mqttUrl }, 'embedded MQTT broker (aedes) started');
     }
 
-    const dynamo = createDynamoClient({
-      endpoint: dynamoEndpoint,
-      region: env.AWS_REGION ?? 'local',
-      credentials: {
-        accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',
-        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local',
-      },
-      ...(embeddedStore ? { signer: embeddedStoreSigner } : {}),
-    });
-    if (embeddedStore) trimForEmbeddedStore(dynamo);
+    const dynamo = embeddedStore
+      ? createEmbeddedStoreClient(dynamoEndpoint)
+      : createDynamoClient({
+          endpoint: dynamoEndpoint,
+          region: env.AWS_REGION ?? 'local',
+          credentials: {
+            accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local',
+          },
+        });
     // Read only when /metrics is scraped; `deps` and `bridge` exist by then.
     const metrics = new PromMetrics({
       devices: () => deps.devices.list(Date.now()),

@@ -17,7 +17,7 @@ test('bench/store-calls.ts measures the three client set-ups, each round', () =>
     .map((m) => ({ way: m[2], figures: m[1].trim().split(/\s+/).map(Number) }));
   expect(rows.map((r) => r.way)).toEqual([
     "lib-dynamodb's DynamoDBDocumentClient (until 2026-12-05)",
-    'DocumentClient, middleware cached (the cloud)',
+    'DocumentClient, middleware cached, not trimmed (as for DynamoDB)',
     'DocumentClient, middleware cached and trimmed (the embedded store)',
   ]);
   for (const { figures } of rows) {

@@ -1,14 +1,14 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { embeddedStoreSigner, startMemoryStore, trimForEmbeddedStore, type Running } from '../../local/embedded-store';
+import { createEmbeddedStoreClient, startMemoryStore, trimForEmbeddedStore, type Running } from '../../local/embedded-store';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/table/client';
 import { ensureTable, EXPIRY_INDEX } from '../../shared/store/table/definition';
 import type { DocumentClient } from '../../shared/store/table/document-client';
 
 /**
- * The store's document client (shared/store/table/document-client.ts) on a client set up as the
- * local stack sets up its embedded store's (local/stack.ts): the SDK's cached middleware, the
+ * The store's document client (shared/store/table/document-client.ts) on the client the local
+ * stack makes for its embedded store (local/embedded-store.ts, createEmbeddedStoreClient): the SDK's cached middleware, the
  * trimmed stack, the fixed signature. What the store modules rely on must hold: plain objects
  * in and out, numbers back as numbers, undefined attributes dropped, pages and batches whole.
  */
@@ -17,20 +17,9 @@ let client: DynamoDBClient;
 let doc: DocumentClient;
 const table = `doc_${process.pid}`;
 
-const localClient = (endpoint: string) => {
-  const made = createDynamoClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    signer: embeddedStoreSigner,
-  });
-  trimForEmbeddedStore(made);
-  return made;
-};
-
 beforeAll(async () => {
   server = await startMemoryStore();
-  client = localClient(server.url);
+  client = createEmbeddedStoreClient(server.url);
   doc = createDocumentClient(client);
   await ensureTable(client, table);
 });
@@ -77,7 +66,7 @@ test('a trimmed client still sends the Host, Content-Length and Authorization he
   });
   await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
   const { port } = recorder.address() as AddressInfo;
-  const trimmed = localClient(`http://127.0.0.1:${port}`);
+  const trimmed = createEmbeddedStoreClient(`http://127.0.0.1:${port}`);
   try {
     for (let i = 0; i < 2; i++) {
       const out = await createDocumentClient(trimmed).get({ TableName: 't', Key: key(`h${i}`) });
