@@ -32,4 +32,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # node itself as PID 1 (not npx): SIGTERM reaches the server, which finishes in-flight messages.
-CMD ["node", "local/launch.cjs"]
+CMD ["node", "--max-semi-space-size=4", "local/launch.cjs"]

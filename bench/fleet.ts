@@ -69,7 +69,7 @@ interface Result {
   notifyP50Ms: number;
   notifyP99Ms: number;
   notifyFailures: number;
-  /** CPU per counted notification, in µs: the server's main thread, and its other threads and children (ours: the store process). */
+  /** CPU per counted notification, in µs: the server's main thread, and its other threads and children (ours: the store thread). */
   notifyCpuUs: { main: number; other: number };
   /** Notifications/s in the first 3 counted seconds over the rate of the rest (1 = no cold start). */
   firstSecondsShare: number;
@@ -95,7 +95,7 @@ function perSecond(doneAt: number[]): number[] {
   return Array.from(counts, (n) => n ?? 0);
 }
 
-/** --timeline: the CPU % used in each second by the server's main thread, its other threads and children (ours: the store process), and this benchmark process. */
+/** --timeline: the CPU % used in each second by the server's main thread, its other threads and children (ours: the store thread), and this benchmark process. */
 function startCpuTimeline(pid: number): { stop: () => string[] } {
   const seconds: string[] = [];
   let last = { ...cpuSeconds(pid), bench: process.cpuUsage() };

@@ -1,5 +1,5 @@
 /**
- * The resident memory of every process `npm start` runs (npm, sh, the server, its store and any
+ * The resident memory of every process `npm start` runs (npm, sh, the server with its store thread, and any
  * other child), with light devices on the embedded broker: starts `npm start` as a user does, in
  * a fresh data folder on free ports, samples each process's VmRSS every 250 ms (and their sum at
  * the same instant) and its PSS (below), registers `--devices` devices, keeps 2 notifies in flight per device for
@@ -71,9 +71,7 @@ function describe(pid: number): { role: string; command: string } {
       ? 'sh'
       : line.includes('local/start.ts') || line.includes('local/launch.cjs')
         ? 'server'
-        : line.includes('store-process.cjs')
-          ? 'store'
-          : 'other';
+        : 'other';
   return { role, command };
 }
 

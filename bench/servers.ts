@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startMosquitto, type MosquittoProcess } from '../test/helpers/mosquitto';
@@ -16,6 +16,11 @@ export interface ServerUnderTest {
 
 const ROOT = resolve(__dirname, '..');
 const CACHE = join(ROOT, '.bench-cache', 'mqtt-shepherd-0.7.7');
+
+/** package.json's start script: `node`, Node's flags, the entry. */
+function startScript(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+}
 
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string, ms = 60_000): Promise<void> {
   return new Promise((ok, fail) => {
@@ -56,14 +61,16 @@ export async function startOurs(): Promise<ServerUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lwmqn-bench-'));
   // The server's log goes to a file: an undrained pipe would block the server once it fills.
   const logFile = openSync(join(dataDir, 'server.log'), 'w');
-  // LWMQN_BENCH_PROFILE=DIR writes a V8 CPU profile of our server and of its store process on
-  // exit (local/embedded-store.ts passes the profiling flags on).
+  // LWMQN_BENCH_PROFILE=DIR writes a V8 CPU profile of our server's main thread and of its store
+  // thread on exit (local/embedded-store.ts passes the profiling flags on).
   const profile = process.env.LWMQN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LWMQN_BENCH_PROFILE}`] : [];
-  // What `npm start` runs (package.json). A profile names each function's file and line only when
-  // each file is a script of its own: a profiled server runs under tsx (esbuild's output per file,
-  // where local/launch.cjs makes one script of them all).
-  const entry = profile.length > 0 ? ['--require', 'tsx/cjs', 'local/start.ts'] : ['local/launch.cjs'];
-  const child = spawn(process.execPath, [...profile, ...entry], {
+  // What `npm start` runs (package.json: node, its flags, local/launch.cjs). A profile names each
+  // function's file and line only when each file is a script of its own: a profiled server runs
+  // under tsx (esbuild's output per file, where local/launch.cjs makes one script of them all).
+  const [, ...started] = startScript().split(' ');
+  const flags = started.filter((arg) => arg.startsWith('--'));
+  const entry = profile.length > 0 ? ['--require', 'tsx/cjs', 'local/start.ts'] : started.filter((arg) => !arg.startsWith('--'));
+  const child = spawn(process.execPath, [...flags, ...profile, ...entry], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -38,7 +38,7 @@ export function rssMiB(pid: number): number {
 
 /**
  * CPU seconds (user + system) used so far, from /proc: by a process's main thread, and by its other
- * threads and its children together (ours: the embedded store process; V8's helper threads of both).
+ * threads and its children together (ours: the embedded store thread; V8's helper threads).
  */
 export function cpuSeconds(pid: number): { main: number; other: number } {
   const of = (path: number | string): number => {

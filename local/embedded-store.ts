@@ -1,9 +1,11 @@
-import { fork } from 'node:child_process';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
+import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_CALL_BUDGET_MS } from '../shared/call-budget';
 import { createDynamoClient } from '../shared/store/table/client';
 import { tableDefinition } from '../shared/store/table/definition';
+import { StoreChannelHandler } from './store-channel';
 
 /** The embedded store of `npm start` when DYNAMODB_ENDPOINT is unset. */
 export interface Running {
@@ -11,7 +13,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreProcess`). */
+/** dynalite in memory in this process (the unit tests' store; `npm start` runs `startStoreThread`). */
 export async function startMemoryStore(port = 0): Promise<Running> {
   // Loaded here, not at the top: the server of `npm start` never runs dynalite itself and should
   // not carry its code (docs/PERFORMANCE.md, "A lighter start").
@@ -44,48 +46,75 @@ export function listen(server: Server, host: string, port: number): Promise<void
  * V8 lets the old space grow to up to four times what is live before it collects it again: under
  * 2,000 notifying devices the server held about 490 MiB for about 125 live (bench/memory.ts).
  * Growing by a quarter of what is live keeps it near what is live, at no CPU cost the benchmarks
- * could see (docs/PERFORMANCE.md, "Memory"). The server sets it on itself (local/start.ts) and
- * starts its store process with it.
+ * could see (docs/PERFORMANCE.md, "Memory"). The server sets it on itself (local/start.ts); a V8
+ * flag holds for every thread of the process, its store's included.
  */
 export const HEAP_GROWTH_FLAG = '--heap-growing-percent=25';
 
 /**
- * dynalite persisted under `dataDir`, in a child process (local/store-process.cjs): its work
- * runs on another core than the server's, and it exits when the server process goes away.
+ * The store thread's young generation: 24 MiB, semi-spaces of 8 MiB instead of V8's 16. Under
+ * load V8 grows them to the limit, and with 2,000 devices notifying most of that held no live
+ * object. The server's main thread has 4 MiB ones (`--max-semi-space-size=4` on its command
+ * line: package.json's start script, the Dockerfile). At 4 MiB here the threads other than the
+ * main one spent a fifth more CPU per notify, and 8 held no more memory than 4 (docs/PERFORMANCE.md,
+ * "The store in a thread").
+ */
+const STORE_THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 24 };
+
+/**
+ * dynalite persisted under `dataDir`, in a worker thread of this process (local/store-thread.cjs):
+ * its work runs on another core than the server's main thread, and it ends with this process.
  * `warmupRequests` run on a scratch copy before it serves (LWMQN_STORE_WARMUP, checked by the
  * caller: local/stack.ts).
  */
-export async function startStoreProcess(dataDir: string, warmupRequests: number): Promise<Running & { pid: number }> {
-  const child = fork(join(__dirname, 'store-process.cjs'), [], {
-    env: {
-      ...process.env,
-      LWMQN_STORE_PATH: join(dataDir, 'dynamodb'),
-      LWMQN_STORE_WARMUP: String(warmupRequests),
+export async function startStoreThread(
+  dataDir: string,
+  warmupRequests: number,
+): Promise<Running & { threadId: number; channel: MessagePort }> {
+  // The server's own requests go over this channel (local/store-channel.ts), not over HTTP.
+  const { port1: channel, port2: theirs } = new MessageChannel();
+  const worker = new Worker(join(__dirname, 'store-thread.cjs'), {
+    transferList: [theirs],
+    workerData: {
+      channel: theirs,
+      path: join(dataDir, 'dynamodb'),
+      warmupRequests,
       // The warm-up's scratch table has the real table's layout (keys and indexes).
-      LWMQN_STORE_WARMUP_TABLE: JSON.stringify(tableDefinition('warmup')),
+      warmupTable: tableDefinition('warmup'),
     },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // Plain CommonJS: nothing to compile, no TypeScript loader (local/launch.cjs, for the server).
-    // A server run with --cpu-prof profiles its store too (bench/servers.ts, LWMQN_BENCH_PROFILE).
-    execArgv: [...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')), HEAP_GROWTH_FLAG],
+    // Node's own flags only: a server run with --cpu-prof profiles its store too (bench/servers.ts).
+    execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
+    resourceLimits: STORE_THREAD_LIMITS,
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port?: number }) => (m?.port ? resolve(m.port) : reject(new Error('store sent no port'))));
-    child.once('exit', (code) => reject(new Error(`store process exited with ${code}`)));
-  });
-  child.removeAllListeners('exit');
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid!,
-    close: () =>
-      new Promise<void>((resolve) => {
-        // A child ended by a signal has a signalCode and no exitCode.
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        // It ignores signals (local/store-process.cjs): the end of the channel is its cue.
-        child.disconnect();
-      }),
-  };
+  const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      worker.once('message', (m: { port?: number; error?: string }) =>
+        m?.port ? resolve(m.port) : reject(new Error(m?.error ?? 'store sent no port')),
+      );
+      worker.once('error', reject);
+      void ended.then(() => reject(new Error('store thread ended before it served')));
+    });
+    // Afterwards, a store that fails is said once, as a store process's crash was on its stderr;
+    // the server stays up and degraded (GET /health 503): its calls fail as refused connections.
+    worker.removeAllListeners('error');
+    worker.on('error', (err) => process.stderr.write(`lwmqn store: the store thread failed: ${err.stack ?? err.message}\n`));
+    return {
+      url: `http://127.0.0.1:${port}`,
+      threadId: worker.threadId,
+      channel,
+      // Every answer was sent after its write landed in LevelDB: nothing is pending there, and
+      // LevelDB is closed as the thread ends (classic-level's clean-up hook).
+      close: async () => {
+        await worker.terminate();
+        await ended;
+      },
+    };
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
 }
 
 /**
@@ -125,14 +154,21 @@ export function trimForEmbeddedStore(client: { middlewareStack: { remove(name: s
   return NOT_FOR_THE_EMBEDDED_STORE.filter((name) => client.middlewareStack.remove(name));
 }
 
-/** The one client set-up for a store this process runs: the fixed signature, the trimmed stack. */
-export function createEmbeddedStoreClient(endpoint: string): DynamoDBClient {
-  const client = createDynamoClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    signer: embeddedStoreSigner,
-  });
+/**
+ * The one client set-up for a store this process runs: the fixed signature, the trimmed stack,
+ * and, given the store thread's `channel`, its requests over that instead of HTTP to `endpoint`.
+ */
+export function createEmbeddedStoreClient(endpoint: string, channel?: MessagePort): DynamoDBClient {
+  const client = createDynamoClient(
+    {
+      endpoint,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      signer: embeddedStoreSigner,
+    },
+    DEFAULT_CALL_BUDGET_MS,
+    channel && ((attemptTimeoutMs) => new StoreChannelHandler(channel, attemptTimeoutMs)),
+  );
   trimForEmbeddedStore(client);
   return client;
 }

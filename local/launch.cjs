@@ -13,7 +13,7 @@ const ROOT = dirname(__dirname);
 const ENTRY = join(__dirname, 'start.ts');
 
 // One script for many files: each keeps its own __dirname and __filename (local/embedded-store.ts
-// finds local/store-process.cjs beside itself, local/console-assets.ts the console/ folder).
+// finds local/store-thread.cjs beside itself, local/console-assets.ts the console/ folder).
 const ownPaths = {
   name: 'own-paths',
   setup(b) {

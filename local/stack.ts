@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
 import { writeToStream } from 'mqtt-packet';
 import pino from 'pino';
 import { CHANNEL_HANDLERS } from '../functions';
@@ -18,7 +19,7 @@ import { indexShards, LEGACY_SHARDS } from '../shared/store/table/layout';
 import { TableSettingsStore } from '../shared/store/table/settings';
 import { Bridge, BrokerRefusedError } from './bridge';
 import { consoleAssets } from './console-assets';
-import { createEmbeddedStoreClient, startStoreProcess, type Running } from './embedded-store';
+import { createEmbeddedStoreClient, startStoreThread, type Running } from './embedded-store';
 import { EventBus } from './event-bus';
 import { MemoryPendingCommands } from './memory-commands';
 import { MemoryRegistrationStore } from './memory-registrations';
@@ -54,14 +55,16 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
   };
   try {
     let dynamoEndpoint = env.DYNAMODB_ENDPOINT;
+    let storeChannel: MessagePort | undefined;
     const embeddedStore = !dynamoEndpoint;
     const cacheDevices = deviceCacheSetting(env, embeddedStore);
     const warmupNotifies = embeddedStore ? warmupSetting(env) : 0;
     if (!dynamoEndpoint) {
       const dataDir = resolve(env.LWMQN_DATA_DIR || '.lwmqn');
-      const store = await startStoreProcess(dataDir, warmupNotifies);
+      const store = await startStoreThread(dataDir, warmupNotifies);
       owned.push(store);
       dynamoEndpoint = store.url;
+      storeChannel = store.channel;
       logger.info({ dataDir }, 'embedded DynamoDB-compatible store (dynalite) started');
     }
     let mqttUrl = env.MQTT_URL;
@@ -82,7 +85,7 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env, log?: Log
     }
 
     const dynamo = embeddedStore
-      ? createEmbeddedStoreClient(dynamoEndpoint)
+      ? createEmbeddedStoreClient(dynamoEndpoint, storeChannel)
       : createDynamoClient({
           endpoint: dynamoEndpoint,
           region: env.AWS_REGION ?? 'local',

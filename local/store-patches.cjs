@@ -1,7 +1,7 @@
 'use strict';
 // Three changes to the embedded store's own work per request, none to what it answers. dynalite
 // is pinned (package.json, 4.0.0): each patch relies on that version's module layout, checks it,
-// and steps aside if it differs. Applied by local/store-process.cjs (the store of `npm start`)
+// and steps aside if it differs. Applied by local/store-thread.cjs (the store of `npm start`)
 // and by local/embedded-store.ts's in-process store, so every test against dynalite runs them;
 // test/contract/devices.test.ts checks the patched store against the device writes' own
 // definition over hundreds of random writes. Measured together in docs/PERFORMANCE.md.

@@ -4,7 +4,7 @@ import { freePort } from './ports';
 /**
  * A TCP proxy on a fixed loopback port in front of a service (the DynamoDB-compatible store),
  * that a test can cut and restore:
- * - `refuse`: the port is closed and every open connection is reset (the store process is down);
+ * - `refuse`: the port is closed and every open connection is reset (the store is down);
  * - `blackhole`: connections are accepted and never answered (the store hangs, a network drop).
  * `restore()` reopens the same port and forwards again.
  */

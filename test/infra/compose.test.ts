@@ -92,7 +92,7 @@ test('the Dockerfile: node:20-slim, npm ci, starts the server through local/laun
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/^FROM node:20-slim\s*$/m);
   expect(dockerfile).toMatch(/^RUN npm ci\b/m);
-  expect(dockerfile).toMatch(/^CMD \["node", "local\/launch\.cjs"\]\s*$/m);
+  expect(dockerfile).toMatch(/^CMD \["node", "--max-semi-space-size=4", "local\/launch\.cjs"\]\s*$/m);
   // Everything start.ts imports is copied in.
   for (const dir of ['shared', 'functions', 'local', 'console']) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} `, 'm'));
 });

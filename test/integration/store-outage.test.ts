@@ -6,7 +6,7 @@ import { eventually } from '../helpers/poll';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStoreProcess, type Running } from '../../local/embedded-store';
+import { startStoreThread, type Running } from '../../local/embedded-store';
 import { CuttableProxy, type CutMode } from '../helpers/tcp-proxy';
 
 /**
@@ -21,8 +21,8 @@ jest.setTimeout(180_000);
 const NOTIFIES = 20;
 
 let mosquitto: MosquittoProcess;
-// The store runs in its own process, as with npm start: requests the stack abandoned while it
-// hung may still be worked on there after the test closes it, without touching this process.
+// The store runs in a thread of its own, as with npm start; requests the stack abandoned while it
+// hung end with it when the test closes it.
 let store: Running;
 let proxy: CuttableProxy;
 let stack: Stack;
@@ -37,7 +37,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onCrash);
   process.on('uncaughtException', onCrash);
   mosquitto = await startMosquitto();
-  store = await startStoreProcess(mkdtempSync(join(tmpdir(), 'lwmqn-outage-')), 2000);
+  store = await startStoreThread(mkdtempSync(join(tmpdir(), 'lwmqn-outage-')), 2000);
   proxy = await CuttableProxy.start(Number(new URL(store.url).port));
   stack = await startStack(
     {

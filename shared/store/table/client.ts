@@ -6,16 +6,20 @@ import { DocumentClient } from './document-client';
 /**
  * The one DynamoDB client set-up of both runtimes. A store that stops answering fails the call
  * (and the handler is retried) instead of hanging it: every call, all attempts included, ends
- * within `budgetMs` (shared/call-budget.ts).
+ * within `budgetMs` (shared/call-budget.ts). `transport` replaces the SDK's HTTP handler (the
+ * local store thread's channel, local/store-channel.ts); it is given each attempt's time limit.
  */
 export function createDynamoClient(
   config: Omit<DynamoDBClientConfig, 'requestHandler' | 'maxAttempts' | 'retryStrategy'> = {},
   budgetMs = DEFAULT_CALL_BUDGET_MS,
+  transport?: (attemptTimeoutMs: number) => NonNullable<DynamoDBClientConfig['requestHandler']>,
 ): DynamoDBClient {
+  const budgeted = budgetedClientConfig(budgetMs);
+  const requestHandler = transport ? transport(budgeted.requestHandler.requestTimeout) : budgeted.requestHandler;
   // cacheMiddleware: the SDK resolves each command's middleware stack once, not on every call
   // (docs/PERFORMANCE.md, "The SDK's own work per call"). So no middleware is added after the
   // first call: instrumentStore and local/embedded-store.ts's trimForEmbeddedStore run before.
-  return new DynamoDBClient({ ...config, ...budgetedClientConfig(budgetMs), cacheMiddleware: true });
+  return new DynamoDBClient({ ...config, ...budgeted, requestHandler, cacheMiddleware: true });
 }
 
 export function createDocumentClient(client: DynamoDBClient): DocumentClient {
