@@ -19,6 +19,8 @@ export class FleetStore {
   version = 0;
   /** The list has been fetched once. */
   loaded = false;
+  /** The first fetch has shown some pages and more are coming: the counts are not the fleet's yet. */
+  partial = false;
   private readonly listeners = new Set<() => void>();
   private readonly eventListeners = new Set<(event: LwmqnEvent) => void>();
   private scheduled = false;
@@ -41,12 +43,17 @@ export class FleetStore {
     this.meanwhile = missed;
     // The first time, each page shows as it comes: a big fleet's first rows do not wait for the last page.
     const first = !this.loaded && this.devices.size === 0;
-    const records = await this.fetchAll((page) => {
+    const records = await this.fetchAll((page, more) => {
       if (!first) return;
       for (const record of page) if (!this.devices.has(record.clientId)) this.devices.set(record.clientId, record);
+      this.partial = more;
       this.changed();
     }).finally(() => {
       if (this.meanwhile === missed) this.meanwhile = undefined;
+      if (first && this.partial) {
+        this.partial = false;
+        this.changed();
+      }
     });
     if (!records) return;
     const seen = new Map(this.devices);
@@ -64,14 +71,14 @@ export class FleetStore {
    * Every page of GET /devices; undefined when one fails (the list shown stays as it was). The
    * first page is small, so that it comes fast; the later ones are as big as the API allows.
    */
-  private async fetchAll(onPage: (page: DeviceRecord[]) => void): Promise<DeviceRecord[] | undefined> {
+  private async fetchAll(onPage: (page: DeviceRecord[], more: boolean) => void): Promise<DeviceRecord[] | undefined> {
     const records: DeviceRecord[] = [];
     for (let page: string | undefined = '/devices?limit=200'; page !== undefined;) {
       const answer = await api('GET', page);
       if (answer.status !== 200 || !Array.isArray(answer.body)) return undefined;
       records.push(...(answer.body as DeviceRecord[]));
-      onPage(answer.body as DeviceRecord[]);
       page = answer.next?.replace(/([?&]limit=)\d+/, (_, key: string) => `${key}5000`);
+      onPage(answer.body as DeviceRecord[], page !== undefined);
     }
     return records;
   }

@@ -54,6 +54,11 @@ export function FleetView({ store, now }: { store: FleetStore; now: number }) {
             <b data-count={s}>{counts[s]}</b> {STATUS_LABEL[s]}
           </button>
         ))}
+        {store.partial && (
+          <span class="loading-more" role="status">
+            loading more…
+          </span>
+        )}
       </div>
       <div class="filters">
         <input

@@ -225,17 +225,28 @@ test('10,000 devices: the list renders only the rows on screen, and scrolls to t
       expiresAt: now + 600,
     }));
     // The list as two pages, the first naming the second (GET /devices pages; bench/console.ts times the real thing).
+    // The second is held back until the first has been seen on its own.
+    let sendSecond = () => {};
+    const secondMaySend = new Promise<void>((resolve) => (sendSecond = resolve));
     await page.route(
       (url) => url.pathname === '/devices',
-      (route) => {
+      async (route) => {
         const cursor = new URL(route.request().url()).searchParams.get('cursor');
-        if (cursor === 'second') return route.fulfill({ json: fleet.slice(5000) });
+        if (cursor === 'second') {
+          await secondMaySend;
+          return route.fulfill({ json: fleet.slice(5000) });
+        }
         return route.fulfill({ json: fleet.slice(0, 5000), headers: { link: '</devices?limit=5000&cursor=second>; rel="next"' } });
       },
     );
     await page.goto(world.stack.apiUrl, { timeout: WAIT_MS });
     await row(page, 'bulk-00000').waitFor();
-    await expect(page.locator('[data-count="all"]').textContent()).resolves.toBe('10000');
+    // The first page shows at once, and says that it is not the whole fleet.
+    await expect(page.locator('[data-count="all"]').textContent()).resolves.toBe('5000');
+    await page.getByRole('status').filter({ hasText: 'loading more…' }).waitFor();
+    sendSecond();
+    await page.locator('[data-count="all"]', { hasText: /^10000$/ }).waitFor();
+    await page.locator('.loading-more').waitFor({ state: 'detached' });
     await expect(page.locator('[data-count="sleep"]').textContent()).resolves.toBe('3334');
     expect(await page.locator('a.row.device').count()).toBeLessThan(60);
 
