@@ -93,7 +93,8 @@ test('device view: a notify changes the shown value in place; Read shows 205 and
 
     await nodeCall((cb) => dev.node.notify({ oid: 3303, iid: 0, rid: 5700, data: 30.5 }, cb));
     await page.waitForFunction((el) => el?.textContent === '30.5', await value.elementHandle(), { timeout: WAIT_MS });
-    await expect(value.getAttribute('class')).resolves.toMatch(/flash/);
+    // The flash is set by an effect after the render that shows the value, and lasts 1 s.
+    await resource(page, '3303/0/5700').locator('td.value.flash').waitFor();
 
     // The device's own value changes unseen; Read asks it.
     dev.so.write(3303, 0, 5700, 25.25, () => undefined);
@@ -256,6 +257,8 @@ test('10,000 devices: the list renders only the rows on screen, and scrolls to t
 
     await page.getByLabel('Status').selectOption('sleep');
     await page.getByLabel('Filter by client id').fill('bulk-0999');
+    // bulk-09999 was on screen before the filter: wait for the filtered render itself.
+    await page.locator('.shown', { hasText: /^4 shown$/ }).waitFor();
     await row(page, 'bulk-09999').waitFor();
     await expect(page.locator('a.row.device').count()).resolves.toBe(4); // 09990, 09993, 09996, 09999
   } finally {
