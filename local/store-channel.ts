@@ -39,6 +39,8 @@ interface Waiting {
   resolve(answer: StoreAnswer): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
+  /** Takes the abort listener off the caller's signal, which may outlive the call. */
+  unlisten?: () => void;
 }
 
 /** Errors the SDK's retry strategy treats as transient, as it does a refused or timed-out socket. */
@@ -93,15 +95,14 @@ export class StoreChannelHandler {
         () => this.settle(id, (w) => w.reject(transient('TimeoutError', `the store thread did not answer within ${timeoutMs} ms`))),
         timeoutMs,
       );
-      this.waiting.set(id, { resolve, reject, timer });
+      const waiting: Waiting = { resolve, reject, timer };
+      this.waiting.set(id, waiting);
       const signal = options.abortSignal as AbortSignal | undefined;
-      signal?.addEventListener?.(
-        'abort',
-        () => this.settle(id, (w) => w.reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }))),
-        {
-          once: true,
-        },
-      );
+      if (signal?.addEventListener) {
+        const onAbort = () => this.settle(id, (w) => w.reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })));
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiting.unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
       if (this.sent < STORE_REQUESTS_AT_ONCE) this.send(message);
       else this.queued.push(message);
     }).then((answer) => ({
@@ -135,6 +136,7 @@ export class StoreChannelHandler {
     if (!w) return; // answered after its attempt timed out: the SDK has moved on
     this.waiting.delete(id);
     clearTimeout(w.timer);
+    w.unlisten?.();
     how(w);
   }
 }

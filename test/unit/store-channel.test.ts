@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { HttpRequest } from '@smithy/core/transport';
 import { StoreChannelHandler, type StoreAnswer, type StoreRequest } from '../../local/store-channel';
@@ -94,4 +95,16 @@ test('an aborted call fails at once as aborted', async () => {
   const call = handler.handle(request(), { abortSignal: abort.signal });
   abort.abort();
   await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+});
+
+test("a call that settles takes its abort listener off the caller's signal, which may serve many calls", async () => {
+  const handler = new StoreChannelHandler(ours, 5_000);
+  const abort = new AbortController();
+  theirs.on('message', (m: StoreRequest) =>
+    theirs.postMessage({ id: m.id, status: 200, headers: {}, body: '{}' } satisfies StoreAnswer),
+  );
+  const calls = [handler.handle(request(), { abortSignal: abort.signal }), handler.handle(request(), { abortSignal: abort.signal })];
+  expect(getEventListeners(abort.signal, 'abort')).toHaveLength(2);
+  await Promise.all(calls);
+  expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
 });
