@@ -73,9 +73,8 @@ function compileError(err) {
   return `lwmqn: could not compile the server: ${first.text}${where}`;
 }
 
-module.exports = { compile, run, compileError };
-
-if (require.main === module) {
+/** Compiles and runs local/start.ts: the server (`npm start`, and `lwmqn start`: bin/lwmqn.js). */
+function launch() {
   compile(ENTRY).then(
     (code) => run(code, ENTRY),
     (err) => {
@@ -84,3 +83,7 @@ if (require.main === module) {
     },
   );
 }
+
+module.exports = { compile, run, compileError, launch };
+
+if (require.main === module) launch();
