@@ -98,8 +98,10 @@ export class StoreChannelHandler {
       const waiting: Waiting = { resolve, reject, timer };
       this.waiting.set(id, waiting);
       const signal = options.abortSignal as AbortSignal | undefined;
+      const onAbort = () => this.settle(id, (w) => w.reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })));
+      // Aborted before it was sent: the abort event has come and gone, so it would wait its whole attempt.
+      if (signal?.aborted) return onAbort();
       if (signal?.addEventListener) {
-        const onAbort = () => this.settle(id, (w) => w.reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })));
         signal.addEventListener('abort', onAbort, { once: true });
         waiting.unlisten = () => signal.removeEventListener('abort', onAbort);
       }

@@ -97,6 +97,15 @@ test('an aborted call fails at once as aborted', async () => {
   await expect(call).rejects.toMatchObject({ name: 'AbortError' });
 });
 
+test('a call whose signal was aborted before it is sent fails at once and is not sent', async () => {
+  const handler = new StoreChannelHandler(ours, 5_000);
+  const abort = new AbortController();
+  abort.abort();
+  await expect(handler.handle(request(), { abortSignal: abort.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  await new Promise((r) => setTimeout(r, 20));
+  expect(received).toHaveLength(0);
+});
+
 test("a call that settles takes its abort listener off the caller's signal, which may serve many calls", async () => {
   const handler = new StoreChannelHandler(ours, 5_000);
   const abort = new AbortController();
