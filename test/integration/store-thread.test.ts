@@ -149,6 +149,8 @@ test('closing it ends the thread and closes its LevelDB: a new store on the same
       KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }],
     }),
   );
+  // ACTIVE a timer's turn after CreateTable answers: over the channel the next call can come first.
+  await waitUntilTableExists({ client: firstClient, maxWaitTime: 30, minDelay: 1 }, { TableName: 'kept' });
   await firstClient.send(new PutItemCommand({ TableName: 'kept', Item: { k: { S: 'written before close' } } }));
   await first.close();
   // Ended: a call over its channel fails (a refused connection to the SDK), it does not wait for an answer.
