@@ -67,10 +67,7 @@ const STORE_THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 24 };
  * `warmupRequests` run on a scratch copy before it serves (LWMQN_STORE_WARMUP, checked by the
  * caller: local/stack.ts).
  */
-export async function startStoreThread(
-  dataDir: string,
-  warmupRequests: number,
-): Promise<Running & { threadId: number; channel: MessagePort }> {
+export async function startStoreThread(dataDir: string, warmupRequests: number): Promise<Running & { channel: MessagePort }> {
   // The server's own requests go over this channel (local/store-channel.ts), not over HTTP.
   const { port1: channel, port2: theirs } = new MessageChannel();
   const worker = new Worker(join(__dirname, 'store-thread.cjs'), {
@@ -102,7 +99,6 @@ export async function startStoreThread(
     worker.on('error', (err) => process.stderr.write(`lwmqn store: the store thread failed: ${err.stack ?? err.message}\n`));
     return {
       url: `http://127.0.0.1:${port}`,
-      threadId: worker.threadId,
       channel,
       // Every answer was sent after its write landed in LevelDB: nothing is pending there, and
       // LevelDB is closed as the thread ends (classic-level's clean-up hook).

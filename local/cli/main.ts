@@ -75,9 +75,10 @@ program
   .command('start')
   .description('run the local stack (what npm start does)')
   .action(() => {
-    // Loaded only when asked for: loading it starts the stack.
+    // The one way the server starts (local/launch.cjs); bin/lwmqn.js calls it before loading tsx
+    // when `start` comes alone, so this runs only for a start with more on its line.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('../start');
+    (require('../launch.cjs') as { launch(): void }).launch();
   });
 
 program
